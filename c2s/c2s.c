@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* c2s/c2s.c — client streams: listeners, stream callbacks, bind, keepalive (RFC 6120) */
+#include "c2s/c2s.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "c2s/modules.h"
+#include "c2s/sm.h"
+#include "router/conn.h"
+#include "router/router.h"
+
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_PING "urn:xmpp:ping"
+
+static Server *server;
+static GQueue sessions = G_QUEUE_INIT;
+static guint keepalive_src;
+
+static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const char *version,
+                            const char *lang);
+static void c2s_features(Stream *s, XmlNode *features);
+static void c2s_on_element(Stream *s, XmlNode *el);
+static void c2s_on_closed(Stream *s);
+
+static const StreamKind c2s_kind = {
+    .name = "c2s",
+    .content_ns = XML_NS_CLIENT,
+    .on_open = c2s_on_open,
+    .features = c2s_features,
+    .on_element = c2s_on_element,
+    .on_closed = c2s_on_closed,
+};
+
+static XmlLimits c2s_limits(gboolean authed)
+{
+    return (XmlLimits){
+        .max_stanza_bytes = authed ? server->c2s_stanza_size : server->preauth_stanza_size,
+        .max_depth = server->max_depth,
+        .max_attrs = server->max_attrs,
+        .max_header_bytes = 4096,
+    };
+}
+
+static void c2s_accept(int fd, gboolean direct_tls)
+{
+    if (server->shutting_down) {
+        close(fd);
+        return;
+    }
+    C2sSession *cs = g_new0(C2sSession, 1);
+    cs->srv = server;
+    cs->link.data = cs;
+    cs->stream = stream_new_incoming(&c2s_kind, fd, cs);
+    XmlLimits lim = c2s_limits(FALSE);
+    stream_set_limits(cs->stream, &lim);
+    stream_set_max_outbuf(cs->stream, server->outbuf_size);
+    stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
+    g_queue_push_tail_link(&sessions, &cs->link);
+    if (direct_tls) /* XEP-0368 */
+        stream_start_direct_tls(cs->stream, tls_store_server_ctx(server->tls));
+}
+
+static void accept_starttls_cb(int fd, const struct sockaddr *addr, socklen_t len, gpointer ud)
+{
+    c2s_accept(fd, FALSE);
+}
+
+static void accept_direct_tls_cb(int fd, const struct sockaddr *addr, socklen_t len,
+                                 gpointer ud)
+{
+    c2s_accept(fd, TRUE);
+}
+
+static void session_free(C2sSession *cs)
+{
+    g_queue_unlink(&sessions, &cs->link);
+    if (cs->delay_src)
+        g_source_remove(cs->delay_src);
+    sasl_session_clear(cs);
+    stream_free(cs->stream);
+    g_free(cs->domain);
+    g_free(cs->username);
+    g_free(cs->ping_id);
+    if (cs->jid)
+        jid_unref(cs->jid);
+    if (cs->presence)
+        stanza_unref(cs->presence);
+    g_free(cs);
+}
+
+static void c2s_on_closed(Stream *s)
+{
+    C2sSession *cs = stream_owner(s);
+    if (cs->state == C2S_STATE_BOUND)
+        sm_unbind(cs);
+    session_free(cs);
+}
+
+static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const char *version,
+                            const char *lang)
+{
+    C2sSession *cs = stream_owner(s);
+    if (!to) {
+        stream_error(s, STREAM_ERR_HOST_UNKNOWN, "the stream header needs a 'to'");
+        return FALSE;
+    }
+    g_autofree char *domain = jid_prep_domain(to, NULL);
+    if (!domain || !server_is_hosted(server, domain)) {
+        stream_error(s, STREAM_ERR_HOST_UNKNOWN, "this server does not serve that domain");
+        return FALSE;
+    }
+    if (cs->domain && strcmp(cs->domain, domain)) {
+        stream_error(s, STREAM_ERR_HOST_UNKNOWN, "the stream's 'to' changed on restart");
+        return FALSE;
+    }
+    if (!cs->domain)
+        cs->domain = g_steal_pointer(&domain);
+    if (cs->state == C2S_STATE_BOUND) { /* no restart after bind */
+        stream_error(s, STREAM_ERR_POLICY_VIOLATION, "stream restart after resource binding");
+        return FALSE;
+    }
+    stream_set_local_domain(s, cs->domain);
+    return TRUE;
+}
+
+static gboolean tls_allowed_to_auth(C2sSession *cs)
+{
+    return stream_is_tls(cs->stream) || !config_get_bool(server->config, "c2s", "require_tls");
+}
+
+static void c2s_features(Stream *s, XmlNode *features)
+{
+    C2sSession *cs = stream_owner(s);
+    switch (cs->state) {
+    case C2S_STATE_CONNECTED:
+        if (!stream_is_tls(s)) { /* RFC 6120 §5.3.1 */
+            XmlNode *st = xml_node_add_child(features, NS_TLS, "starttls");
+            if (config_get_bool(server->config, "c2s", "require_tls"))
+                xml_node_add_child(st, NULL, "required");
+        }
+        if (tls_allowed_to_auth(cs)) {
+            sasl_features(cs, features);
+            if (mod_register_enabled()) /* XEP-0077 §4 */
+                xml_node_add_child(features, "http://jabber.org/features/iq-register",
+                                   "register");
+        }
+        break;
+    case C2S_STATE_AUTHED: {
+        xml_node_add_child(features, NS_BIND, "bind");
+        XmlNode *sess = xml_node_add_child(features, NS_SESSION, "session");
+        xml_node_add_child(sess, NULL, "optional"); /* RFC 3921 compat, draft-cridland */
+        break;
+    }
+    case C2S_STATE_BOUND:
+        break;
+    }
+}
+
+void c2s_session_send(C2sSession *cs, const Stanza *st)
+{
+    stream_send_stanza(cs->stream, st);
+}
+
+static void send_iq_error(C2sSession *cs, Stanza *st, StanzaErr err, const char *text)
+{
+    g_autoptr(Stanza) reply = stanza_error_reply(st, err, text);
+    if (reply)
+        c2s_session_send(cs, reply);
+}
+
+static void handle_bind(C2sSession *cs, Stanza *st)
+{
+    XmlNode *bind = stanza_iq_payload(st);
+    if (g_strcmp0(st->type, "set")) {
+        send_iq_error(cs, st, STANZA_ERR_BAD_REQUEST, "bind is an iq of type set");
+        return;
+    }
+    XmlNode *res = xml_node_child(bind, NS_BIND, "resource");
+    g_autofree char *requested = res ? xml_node_text(res) : NULL;
+    StanzaErr err;
+    const char *why = NULL;
+    if (requested && !*requested)
+        g_clear_pointer(&requested, g_free);
+    if (!sm_bind(cs, requested, &err, &why)) {
+        send_iq_error(cs, st, err, why);
+        return;
+    }
+    cs->state = C2S_STATE_BOUND;
+    g_autoptr(Stanza) reply = stanza_iq_result(st);
+    stanza_set_to(reply, NULL);
+    stanza_set_from(reply, NULL);
+    XmlNode *b = xml_node_add_child(reply->el, NS_BIND, "bind");
+    xml_node_add_text(xml_node_add_child(b, NULL, "jid"), jid_full(cs->jid), -1);
+    c2s_session_send(cs, reply);
+    g_message("c2s %s bound %s from %s", stream_id(cs->stream), jid_full(cs->jid),
+              stream_peer_addr(cs->stream));
+}
+
+static gboolean is_stanza_name(const XmlNode *el)
+{
+    return !strcmp(el->ns, XML_NS_CLIENT) &&
+           (!strcmp(el->name, "message") || !strcmp(el->name, "presence") ||
+            !strcmp(el->name, "iq"));
+}
+
+/* An iq before bind: only bind and session (RFC 6120 §7.1), everything else is refused. */
+static void handle_authed(C2sSession *cs, XmlNode *el)
+{
+    if (strcmp(el->name, "iq") || strcmp(el->ns, XML_NS_CLIENT)) {
+        stream_error(cs->stream, STREAM_ERR_NOT_AUTHORIZED, "bind a resource first");
+        xml_node_free(el);
+        return;
+    }
+    xml_node_set_attr(el, "from", NULL);
+    xml_node_set_attr(el, "to", NULL);
+    g_autoptr(Stanza) st = stanza_new(el, NULL);
+    XmlNode *payload = stanza_iq_payload(st);
+    if (payload && xml_node_is(payload, NS_BIND, "bind"))
+        handle_bind(cs, st);
+    else
+        stream_error(cs->stream, STREAM_ERR_NOT_AUTHORIZED, "bind a resource first");
+}
+
+/* The client answered our keepalive ping. */
+static gboolean is_ping_reply(C2sSession *cs, Stanza *st)
+{
+    if (!cs->ping_id || st->kind != STANZA_KIND_IQ || !st->id || strcmp(st->id, cs->ping_id))
+        return FALSE;
+    if (st->to && strcmp(jid_full(st->to), cs->domain))
+        return FALSE;
+    g_clear_pointer(&cs->ping_id, g_free);
+    return TRUE;
+}
+
+static void handle_bound(C2sSession *cs, XmlNode *el)
+{
+    if (!is_stanza_name(el)) {
+        stream_error(cs->stream, STREAM_ERR_UNSUPPORTED_STANZA_TYPE, NULL);
+        xml_node_free(el);
+        return;
+    }
+    /* RFC 6120 §8.1.2.1: 'from' is ours to stamp; a client may only name itself. */
+    const char *from = xml_node_attr(el, "from");
+    if (from) {
+        g_autoptr(Jid) fj = jid_new(from, NULL);
+        if (!fj || !jid_bare_equal(fj, cs->jid) ||
+            (jid_resource(fj) && !jid_equal(fj, cs->jid))) {
+            stream_error(cs->stream, STREAM_ERR_INVALID_FROM, "'from' is not this session");
+            xml_node_free(el);
+            return;
+        }
+    }
+    xml_node_set_attr(el, "from", jid_full(cs->jid));
+    /* keep what an error reply needs: stanza_new frees el when the 'to' is malformed */
+    g_autofree char *name = g_strdup(el->name);
+    g_autofree char *id = g_strdup(xml_node_attr(el, "id"));
+    g_autofree char *type = g_strdup(xml_node_attr(el, "type"));
+    Stanza *st = stanza_new(el, NULL);
+    if (!st) { /* RFC 6120 §8.3.3.8 */
+        XmlNode *shell = xml_node_new(XML_NS_CLIENT, name);
+        xml_node_set_attr(shell, "id", id);
+        xml_node_set_attr(shell, "type", type);
+        xml_node_set_attr(shell, "from", jid_full(cs->jid));
+        g_autoptr(Stanza) orig = stanza_new(shell, NULL);
+        g_autoptr(Stanza) reply = stanza_error_reply(orig, STANZA_ERR_JID_MALFORMED,
+                                                     "the 'to' address is not a valid JID");
+        if (reply)
+            c2s_session_send(cs, reply);
+        return;
+    }
+    if (is_ping_reply(cs, st)) {
+        stanza_unref(st);
+        return;
+    }
+    sm_from_client(cs, st);
+}
+
+static void c2s_on_element(Stream *s, XmlNode *el)
+{
+    C2sSession *cs = stream_owner(s);
+    if (!strcmp(el->ns, XML_NS_STREAMS)) { /* e.g. a stream error from the client */
+        xml_node_free(el);
+        return;
+    }
+    switch (cs->state) {
+    case C2S_STATE_CONNECTED:
+        if (xml_node_is(el, NS_TLS, "starttls")) {
+            xml_node_free(el);
+            if (stream_is_tls(s)) {
+                conn_write_str(stream_conn(s), "<failure xmlns='" NS_TLS "'/>");
+                stream_close(s);
+                return;
+            }
+            stream_starttls(s, tls_store_server_ctx(server->tls));
+            return;
+        }
+        if (!strcmp(el->ns, NS_SASL)) {
+            sasl_handle(cs, el);
+            return;
+        }
+        if (!strcmp(el->name, "iq") && !strcmp(el->ns, XML_NS_CLIENT) &&
+            tls_allowed_to_auth(cs)) {
+            xml_node_set_attr(el, "from", NULL);
+            xml_node_set_attr(el, "to", NULL);
+            g_autoptr(Stanza) st = stanza_new(el, NULL);
+            XmlNode *payload = stanza_iq_payload(st);
+            if (payload && xml_node_is(payload, "jabber:iq:register", "query")) {
+                mod_register_preauth(cs, st);
+                return;
+            }
+        } else {
+            xml_node_free(el);
+        }
+        stream_error(s, STREAM_ERR_NOT_AUTHORIZED, "authenticate first");
+        return;
+    case C2S_STATE_AUTHED:
+        handle_authed(cs, el);
+        return;
+    case C2S_STATE_BOUND:
+        handle_bound(cs, el);
+        return;
+    }
+}
+
+/* XEP-0199 §4.2: ping silent clients, close the ones that do not answer. */
+static gboolean keepalive_cb(gpointer data)
+{
+    gint64 now = g_get_monotonic_time();
+    for (GList *l = sessions.head; l; l = l->next) {
+        C2sSession *cs = l->data;
+        if (cs->state != C2S_STATE_BOUND || stream_state(cs->stream) != STREAM_STATE_OPEN)
+            continue;
+        gint64 idle = now - conn_last_activity(stream_conn(cs->stream));
+        if (cs->ping_id) {
+            if (now - cs->ping_sent > (gint64)server->ping_timeout * G_USEC_PER_SEC)
+                stream_error(cs->stream, STREAM_ERR_CONNECTION_TIMEOUT, "no answer to ping");
+            continue;
+        }
+        if (idle < (gint64)server->idle_ping * G_USEC_PER_SEC)
+            continue;
+        cs->ping_id = stream_random_id();
+        cs->ping_sent = now;
+        g_autoptr(XmlNode) iq = xml_node_new(XML_NS_CLIENT, "iq");
+        xml_node_set_attr(iq, "type", "get");
+        xml_node_set_attr(iq, "id", cs->ping_id);
+        xml_node_set_attr(iq, "from", cs->domain);
+        xml_node_set_attr(iq, "to", jid_full(cs->jid));
+        xml_node_add_child(iq, NS_PING, "ping");
+        stream_send(cs->stream, iq);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+gboolean c2s_init(Server *srv, GError **error)
+{
+    server = srv;
+    const char *keys[] = {"listen", "direct_tls"};
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        const char *addr = config_get_string(srv->config, "c2s", keys[i]);
+        if (!*addr)
+            continue;
+        Listener *l = listener_new(addr, i == 0 ? accept_starttls_cb : accept_direct_tls_cb,
+                                   NULL, error);
+        if (!l) {
+            g_prefix_error(error, "[c2s] %s = %s: ", keys[i], addr);
+            return FALSE;
+        }
+        g_ptr_array_add(srv->listeners, l);
+        g_message("c2s listening on %s (%s), port %u", addr,
+                  i == 0 ? "STARTTLS" : "direct TLS", listener_port(l));
+    }
+    keepalive_src = g_timeout_add_seconds(1, keepalive_cb, NULL);
+    return TRUE;
+}
+
+void c2s_fini(void)
+{
+    if (keepalive_src)
+        g_source_remove(keepalive_src);
+    keepalive_src = 0;
+}
+
+guint c2s_close_all(StreamErr err, const char *text)
+{
+    guint n = 0;
+    for (GList *l = sessions.head; l; l = l->next) {
+        C2sSession *cs = l->data;
+        if (stream_state(cs->stream) != STREAM_STATE_CLOSED) {
+            stream_error(cs->stream, err, text);
+            n++;
+        }
+    }
+    return n;
+}
+
+guint c2s_count(void)
+{
+    return sessions.length;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* c2s/c2s.h — client sessions (RFC 6120): TLS, SASL, bind, then stanzas */
+#pragma once
+
+#include <glib.h>
+#include "router/server.h"
+#include "router/stanza.h"
+#include "router/stream.h"
+#include "c2s/scram.h"
+
+typedef enum {
+    C2S_STATE_CONNECTED, /* stream open, not authenticated */
+    C2S_STATE_AUTHED,    /* SASL done, not bound */
+    C2S_STATE_BOUND,     /* resource bound: stanzas flow */
+} C2sState;
+
+typedef struct C2sSession C2sSession;
+struct C2sSession {
+    Server *srv;
+    Stream *stream;      /* owned */
+    C2sState state;
+    char *domain;        /* the stream's 'to' (a hosted domain), fixed at first header */
+    char *username;      /* prepared localpart after SASL */
+    Jid *jid;            /* full JID after bind */
+    /* SASL */
+    char *mech;
+    ScramServer *scram;
+    guint auth_failures;
+    guint delay_src;
+    /* presence */
+    gboolean available;
+    int priority;
+    Stanza *presence;    /* last broadcast presence, owned */
+    /* keepalive (XEP-0199) */
+    char *ping_id;
+    gint64 ping_sent;
+    GList link;          /* in the list of all sessions */
+};
+
+gboolean c2s_init(Server *srv, GError **error);
+void c2s_fini(void);
+/* Send a stanza to this client (borrowed). */
+void c2s_session_send(C2sSession *cs, const Stanza *st);
+/* Close every client stream with err (shutdown). Returns how many were open. */
+guint c2s_close_all(StreamErr err, const char *text);
+guint c2s_count(void);
+
+/* c2s/sasl.c — RFC 6120 §6 */
+void sasl_features(C2sSession *cs, XmlNode *features);
+/* Handles an element in urn:ietf:params:xml:ns:xmpp-sasl (transfer full). */
+void sasl_handle(C2sSession *cs, XmlNode *el);
+void sasl_session_clear(C2sSession *cs);

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* c2s/mod_ping.c — XEP-0199: answer pings to the server and to accounts */
+#include "c2s/modules.h"
+
+#define NS_PING "urn:xmpp:ping"
+
+static HookResult on_ping(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    module_reply(ev, stanza_iq_result(ev->st));
+    return HOOK_HANDLED;
+}
+
+static gboolean ping_init(Server *srv, GError **error)
+{
+    hook_add("iq-get/host/" NS_PING, 0, on_ping, NULL);
+    hook_add("iq-get/self/" NS_PING, 0, on_ping, NULL);
+    disco_add_feature(NS_PING);
+    return TRUE;
+}
+
+static void ping_fini(void)
+{
+    hook_remove("iq-get/host/" NS_PING, on_ping, NULL);
+    hook_remove("iq-get/self/" NS_PING, on_ping, NULL);
+}
+
+const ModuleDesc mod_ping = {
+    .name = "ping",
+    .init = ping_init,
+    .fini = ping_fini,
+};

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* c2s/modules.c — the list of local service modules and their shared helpers */
+#include "c2s/modules.h"
+
+#include "router/router.h"
+
+const ModuleDesc *const c2s_modules[] = {
+    &mod_disco, &mod_ping, &mod_version, &mod_register, &mod_roster, NULL,
+};
+
+void module_reply(StanzaEvent *ev, Stanza *reply)
+{
+    if (!reply)
+        return;
+    if (!reply->to) {
+        stanza_unref(reply);
+        return;
+    }
+    router_deliver(reply);
+}

@@ -1,0 +1,1209 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* router/conn.c — connections: tcp/tls vtable, writes coalesced per loop turn, listeners */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4 */
+#endif
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "tern"
+
+#include "router/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glib-unix.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONN_READ_CHUNK (16 * 1024)
+#define CONN_READS_PER_WAKEUP 4 /* fairness between connections */
+#define CONN_DEFAULT_MAX_OUTBUF (1024 * 1024)
+#define CONN_CLOSE_TIMEOUT_MS 5000
+#define CONN_COMPACT_MIN (64 * 1024)
+#define LISTENER_ACCEPTS_PER_WAKEUP 128
+#define LISTENER_PAUSE_MS 100
+
+G_DEFINE_QUARK(tern-conn-error-quark, conn_error)
+
+/* ---- the vtable per connection kind ---- */
+
+typedef enum { IO_DONE, IO_WANT_READ, IO_WANT_WRITE, IO_EOF, IO_FAIL } IoResult;
+
+typedef struct {
+    const char *name;
+    /* IO_DONE with *n > 0 bytes; IO_FAIL sets error. */
+    IoResult (*read)(Conn *c, char *buf, gsize len, gsize *n, GError **error);
+    IoResult (*write)(Conn *c, const char *buf, gsize len, gsize *n, GError **error);
+    /* Say goodbye at this layer (TLS close_notify); IO_WANT_WRITE = call again. */
+    IoResult (*shutdown)(Conn *c);
+    /* Bytes readable without waiting for the fd (TLS record remainder). */
+    gsize (*pending)(const Conn *c);
+} ConnVtable;
+
+typedef enum {
+    CONN_ST_OPEN,
+    CONN_ST_TLS_WAIT,  /* conn_start_tls: writing the queued plaintext first */
+    CONN_ST_HANDSHAKE, /* TLS handshake running */
+    CONN_ST_CLOSING,   /* conn_close: flushing */
+    CONN_ST_SHUTDOWN,  /* close_notify waits for writable */
+    CONN_ST_LINGER,    /* FIN sent; discarding input until the peer's FIN (no RST on close) */
+    CONN_ST_CLOSED,    /* fd closed; on_closed pending or done */
+} ConnState;
+
+typedef struct Flusher Flusher;
+
+typedef struct {
+    GSource base;
+    Conn *conn; /* not a reference: conn_free destroys the source */
+} ConnSource;
+
+struct Conn {
+    int refcount; /* internal: held by dispatchers while they run callbacks */
+    gboolean freed;
+    int fd;
+    ConnState state;
+    const ConnVtable *vt;
+    ConnCallbacks cb;
+    gpointer ud;
+
+    GMainContext *ctx;
+    GSource *source;
+    gpointer fd_tag;
+    GIOCondition watching;
+    Flusher *flusher;
+    GList flush_link;
+    gboolean queued;
+
+    GString *out;
+    gsize out_off;
+    gsize plain_end; /* CONN_ST_TLS_WAIT: bytes up to here go out before the handshake */
+    gsize max_outbuf;
+
+    gboolean read_paused;
+    gboolean write_blocked;    /* waiting for writable */
+    gboolean write_wants_read; /* TLS write waiting for readable */
+    gboolean read_wants_write; /* TLS read waiting for writable (e.g. KeyUpdate reply) */
+    gboolean hs_wants_write;
+
+    SSL_CTX *tls_ctx; /* ref held from conn_start_tls until SSL_new */
+    SSL *ssl;
+    gboolean tls_ready;
+    char *sni;
+    char *alpn;
+
+    char peer[INET6_ADDRSTRLEN];
+    gint64 last_activity;
+    GSource *close_timer;
+    GSource *closed_idle;
+    GError *closed_err;
+};
+
+static void conn_finish(Conn *c, GError *err);
+static void conn_flush_now(Conn *c);
+
+/* ---- plain TCP ---- */
+
+static IoResult tcp_read(Conn *c, char *buf, gsize len, gsize *n, GError **error)
+{
+    for (;;) {
+        ssize_t r = recv(c->fd, buf, len, 0);
+        if (r > 0) {
+            *n = (gsize)r;
+            return IO_DONE;
+        }
+        if (r == 0)
+            return IO_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return IO_WANT_READ;
+        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "read: %s", g_strerror(errno));
+        return IO_FAIL;
+    }
+}
+
+static IoResult tcp_write(Conn *c, const char *buf, gsize len, gsize *n, GError **error)
+{
+    for (;;) {
+        ssize_t r = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (r >= 0) {
+            *n = (gsize)r;
+            return IO_DONE;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return IO_WANT_WRITE;
+        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "write: %s", g_strerror(errno));
+        return IO_FAIL;
+    }
+}
+
+static IoResult tcp_shutdown(Conn *c)
+{
+    return IO_DONE;
+}
+
+static gsize tcp_pending(const Conn *c)
+{
+    return 0;
+}
+
+static const ConnVtable conn_tcp_vtable = {"tcp", tcp_read, tcp_write, tcp_shutdown,
+                                           tcp_pending};
+
+/* ---- TLS ---- */
+
+/* The first queued OpenSSL error as text (clears the queue). */
+static void tls_error_text(char *buf, gsize size, int saved_errno)
+{
+    unsigned long e = ERR_get_error();
+    if (e != 0)
+        ERR_error_string_n(e, buf, size);
+    else if (saved_errno != 0)
+        g_strlcpy(buf, g_strerror(saved_errno), size);
+    else
+        g_strlcpy(buf, "unexpected end of stream", size);
+    ERR_clear_error();
+}
+
+static IoResult tls_result(Conn *c, int ret, const char *what, GError **error)
+{
+    int saved_errno = errno;
+    char text[256];
+    switch (SSL_get_error(c->ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+        return IO_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return IO_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN: /* close_notify */
+        return IO_EOF;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0 && saved_errno != 0) {
+            ERR_clear_error();
+            g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "%s: %s", what,
+                        g_strerror(saved_errno));
+            return IO_FAIL;
+        }
+        if (ERR_peek_error() == 0)
+            return IO_EOF;
+        break;
+    case SSL_ERROR_SSL:
+        /* A TCP FIN without close_notify: XML framing makes truncation visible anyway. */
+        if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            return IO_EOF;
+        }
+        break;
+    default:
+        break;
+    }
+    tls_error_text(text, sizeof text, saved_errno);
+    g_set_error(error, CONN_ERROR, CONN_ERROR_TLS, "TLS %s: %s", what, text);
+    return IO_FAIL;
+}
+
+static IoResult tls_read(Conn *c, char *buf, gsize len, gsize *n, GError **error)
+{
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_read_ex(c->ssl, buf, len, n) == 1)
+        return IO_DONE;
+    return tls_result(c, 0, "read", error);
+}
+
+static IoResult tls_write(Conn *c, const char *buf, gsize len, gsize *n, GError **error)
+{
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_write_ex(c->ssl, buf, len, n) == 1)
+        return IO_DONE;
+    return tls_result(c, 0, "write", error);
+}
+
+static IoResult tls_shutdown(Conn *c)
+{
+    /* Send close_notify once; the peer's reply is not awaited (RFC 8446 §6.1 allows it). */
+    if (!c->tls_ready)
+        return IO_DONE;
+    ERR_clear_error();
+    int r = SSL_shutdown(c->ssl);
+    if (r >= 0)
+        return IO_DONE;
+    if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE)
+        return IO_WANT_WRITE;
+    ERR_clear_error(); /* best effort: the TCP close follows anyway */
+    return IO_DONE;
+}
+
+static gsize tls_pending(const Conn *c)
+{
+    return c->tls_ready ? (gsize)SSL_pending(c->ssl) : 0;
+}
+
+static const ConnVtable conn_tls_vtable = {"tls", tls_read, tls_write, tls_shutdown,
+                                           tls_pending};
+
+/* ---- the shared flusher: one per main context, writes every dirty conn once a turn ---- */
+
+struct Flusher {
+    GSource base;
+    GMainContext *ctx;
+    GQueue queue; /* Conn with queued output, linked by flush_link */
+    guint nconns;
+};
+
+G_LOCK_DEFINE_STATIC(flushers);
+static GHashTable *flushers; /* GMainContext* -> Flusher* */
+
+static gboolean flusher_prepare(GSource *s, gint *timeout)
+{
+    *timeout = -1;
+    return ((Flusher *)s)->queue.length > 0;
+}
+
+static gboolean flusher_check(GSource *s)
+{
+    return ((Flusher *)s)->queue.length > 0;
+}
+
+static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
+{
+    Flusher *f = (Flusher *)s;
+    /* Only those queued before this turn; flushing never runs owner callbacks. */
+    for (guint n = f->queue.length; n > 0 && f->queue.length > 0; n--) {
+        Conn *c = g_queue_pop_head_link(&f->queue)->data;
+        c->queued = FALSE;
+        conn_flush_now(c);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flusher_funcs = {flusher_prepare, flusher_check, flusher_dispatch, NULL,
+                                     NULL, NULL};
+
+static Flusher *flusher_acquire(GMainContext *ctx)
+{
+    G_LOCK(flushers);
+    if (!flushers)
+        flushers = g_hash_table_new(NULL, NULL);
+    Flusher *f = g_hash_table_lookup(flushers, ctx);
+    if (!f) {
+        f = (Flusher *)g_source_new(&flusher_funcs, sizeof(Flusher));
+        f->ctx = ctx;
+        g_queue_init(&f->queue);
+        g_source_set_name(&f->base, "tern conn flusher");
+        g_source_set_priority(&f->base, G_PRIORITY_DEFAULT);
+        g_source_attach(&f->base, ctx);
+        g_hash_table_insert(flushers, ctx, f);
+    }
+    f->nconns++;
+    G_UNLOCK(flushers);
+    return f;
+}
+
+static void flusher_release(Flusher *f)
+{
+    G_LOCK(flushers);
+    if (--f->nconns == 0) {
+        g_hash_table_remove(flushers, f->ctx);
+        if (g_hash_table_size(flushers) == 0)
+            g_clear_pointer(&flushers, g_hash_table_unref);
+        g_source_destroy(&f->base);
+        g_source_unref(&f->base);
+    }
+    G_UNLOCK(flushers);
+}
+
+static void conn_dequeue(Conn *c)
+{
+    if (c->queued) {
+        g_queue_unlink(&c->flusher->queue, &c->flush_link);
+        c->queued = FALSE;
+    }
+}
+
+/* Ask for one flush this loop turn (unless the fd already tells us when). */
+static void conn_schedule_flush(Conn *c)
+{
+    if (c->queued || c->fd < 0 || c->write_blocked || c->write_wants_read)
+        return;
+    if (c->state == CONN_ST_HANDSHAKE || c->state >= CONN_ST_SHUTDOWN)
+        return;
+    g_queue_push_tail_link(&c->flusher->queue, &c->flush_link);
+    c->queued = TRUE;
+}
+
+/* ---- lifetime ---- */
+
+static void conn_ref(Conn *c)
+{
+    c->refcount++;
+}
+
+static void conn_unref(Conn *c)
+{
+    if (--c->refcount > 0)
+        return;
+    if (c->ssl)
+        SSL_free(c->ssl);
+    if (c->tls_ctx)
+        SSL_CTX_free(c->tls_ctx);
+    g_free(c->sni);
+    g_free(c->alpn);
+    g_string_free(c->out, TRUE);
+    g_main_context_unref(c->ctx);
+    g_free(c);
+}
+
+static void conn_kick(Conn *c)
+{
+    if (c->source)
+        g_source_set_ready_time(c->source, 0);
+}
+
+static void clear_source(GSource **s)
+{
+    if (*s) {
+        g_source_destroy(*s);
+        g_source_unref(*s);
+        *s = NULL;
+    }
+}
+
+/* Watch the fd for exactly what the current state needs. */
+static void conn_update_io(Conn *c)
+{
+    GIOCondition want = 0;
+    if (c->fd >= 0) {
+        switch (c->state) {
+        case CONN_ST_OPEN:
+            if (!c->read_paused || c->write_wants_read)
+                want |= G_IO_IN;
+            if (c->write_blocked || (c->read_wants_write && !c->read_paused))
+                want |= G_IO_OUT;
+            break;
+        case CONN_ST_TLS_WAIT:
+        case CONN_ST_CLOSING:
+            if (c->write_wants_read)
+                want |= G_IO_IN;
+            if (c->write_blocked)
+                want |= G_IO_OUT;
+            break;
+        case CONN_ST_HANDSHAKE:
+            want = c->hs_wants_write ? G_IO_OUT : G_IO_IN;
+            break;
+        case CONN_ST_SHUTDOWN:
+            want = G_IO_OUT;
+            break;
+        case CONN_ST_LINGER:
+            want = G_IO_IN;
+            break;
+        case CONN_ST_CLOSED:
+            break;
+        }
+    }
+    if (want == c->watching)
+        return;
+    /* No fd at all rather than events 0: poll would still report HUP and spin. */
+    if (want == 0) {
+        g_source_remove_unix_fd(c->source, c->fd_tag);
+        c->fd_tag = NULL;
+    } else if (!c->fd_tag) {
+        c->fd_tag = g_source_add_unix_fd(c->source, c->fd, want);
+    } else {
+        g_source_modify_unix_fd(c->source, c->fd_tag, want);
+    }
+    c->watching = want;
+}
+
+/* Close the fd and drop everything that depends on it. */
+static void conn_release_fd(Conn *c)
+{
+    if (c->fd_tag) {
+        g_source_remove_unix_fd(c->source, c->fd_tag);
+        c->fd_tag = NULL;
+        c->watching = 0;
+    }
+    if (c->fd >= 0) {
+        if (close(c->fd) != 0)
+            g_debug("conn %s: close: %s", c->peer, g_strerror(errno));
+        c->fd = -1;
+    }
+    conn_dequeue(c);
+    clear_source(&c->close_timer);
+    g_string_truncate(c->out, 0);
+    c->out_off = 0;
+    if (c->tls_ctx) {
+        SSL_CTX_free(c->tls_ctx);
+        c->tls_ctx = NULL;
+    }
+}
+
+static gboolean conn_closed_dispatch(gpointer data)
+{
+    Conn *c = data;
+    GError *err = g_steal_pointer(&c->closed_err);
+    g_source_unref(c->closed_idle); /* the context keeps it alive through this dispatch */
+    c->closed_idle = NULL;
+    conn_ref(c);
+    if (c->cb.on_closed)
+        c->cb.on_closed(c, err, c->ud);
+    g_clear_error(&err);
+    conn_unref(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* The end (err transfer full, NULL = orderly). The fd goes now; on_closed comes from an idle
+ * so that no owner call (conn_write, conn_close...) ever sees it on its own stack. */
+static void conn_finish(Conn *c, GError *err)
+{
+    if (c->state == CONN_ST_CLOSED) {
+        g_clear_error(&err);
+        return;
+    }
+    if (err)
+        g_debug("conn %s: %s", c->peer, err->message);
+    c->state = CONN_ST_CLOSED;
+    conn_release_fd(c);
+    c->closed_err = err;
+    c->closed_idle = g_idle_source_new();
+    g_source_set_priority(c->closed_idle, G_PRIORITY_DEFAULT);
+    g_source_set_name(c->closed_idle, "tern conn closed");
+    g_source_set_callback(c->closed_idle, conn_closed_dispatch, c, NULL);
+    g_source_attach(c->closed_idle, c->ctx);
+}
+
+/* ---- closing: flush, close_notify, FIN, linger, close ---- */
+
+static void conn_linger_read(Conn *c)
+{
+    char buf[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r > 0)
+            continue;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        conn_finish(c, NULL); /* the peer's FIN (or reset): done */
+        return;
+    }
+}
+
+static void conn_begin_shutdown(Conn *c)
+{
+    c->state = CONN_ST_SHUTDOWN;
+    if (c->vt->shutdown(c) == IO_WANT_WRITE) {
+        conn_update_io(c);
+        return;
+    }
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        conn_finish(c, NULL); /* ENOTCONN: the peer is already gone */
+        return;
+    }
+    c->state = CONN_ST_LINGER;
+    conn_update_io(c);
+}
+
+static gboolean conn_close_timeout(gpointer data)
+{
+    Conn *c = data;
+    g_debug("conn %s: close timed out, closing anyway", c->peer);
+    g_source_unref(c->close_timer);
+    c->close_timer = NULL;
+    conn_finish(c, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- TLS start and handshake ---- */
+
+static void conn_begin_handshake(Conn *c)
+{
+    char text[256];
+    c->ssl = SSL_new(c->tls_ctx);
+    SSL_CTX_free(c->tls_ctx);
+    c->tls_ctx = NULL;
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+        tls_error_text(text, sizeof text, 0);
+        conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_TLS, "TLS setup: %s", text));
+        return;
+    }
+    /* Our outbuf grows and moves between retries of one SSL_write. */
+    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_accept_state(c->ssl);
+    c->vt = &conn_tls_vtable;
+    c->state = CONN_ST_HANDSHAKE;
+    c->hs_wants_write = FALSE;
+    c->write_blocked = c->write_wants_read = c->read_wants_write = FALSE;
+    conn_update_io(c);
+    conn_kick(c); /* the ClientHello may already be waiting */
+}
+
+static void conn_handshake(Conn *c)
+{
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1) {
+        int saved_errno = errno;
+        char text[256];
+        switch (SSL_get_error(c->ssl, r)) {
+        case SSL_ERROR_WANT_READ:
+            c->hs_wants_write = FALSE;
+            conn_update_io(c);
+            return;
+        case SSL_ERROR_WANT_WRITE:
+            c->hs_wants_write = TRUE;
+            conn_update_io(c);
+            return;
+        default:
+            tls_error_text(text, sizeof text, saved_errno);
+            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_TLS, "TLS handshake: %s", text));
+            return;
+        }
+    }
+    const unsigned char *proto = NULL;
+    unsigned int proto_len = 0;
+    SSL_get0_alpn_selected(c->ssl, &proto, &proto_len);
+    if (proto && proto_len > 0)
+        c->alpn = g_strndup((const char *)proto, proto_len);
+    const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+    c->sni = g_strdup(sni);
+    c->tls_ready = TRUE;
+    c->state = CONN_ST_OPEN;
+    c->last_activity = g_get_monotonic_time();
+    g_debug("conn %s: %s established (sni %s, alpn %s)", c->peer, SSL_get_version(c->ssl),
+            c->sni ? c->sni : "-", c->alpn ? c->alpn : "-");
+    conn_update_io(c);
+    if (c->cb.on_tls_ready) {
+        c->cb.on_tls_ready(c, c->ud);
+        if (c->freed)
+            return;
+    }
+    if (c->state == CONN_ST_OPEN) {
+        if (c->out->len > c->out_off)
+            conn_schedule_flush(c); /* written during the handshake */
+        conn_kick(c);               /* application data may have come with the Finished */
+    }
+}
+
+/* ---- reading and writing ---- */
+
+static void conn_read(Conn *c)
+{
+    char buf[CONN_READ_CHUNK];
+    c->read_wants_write = FALSE;
+    for (int i = 0; i < CONN_READS_PER_WAKEUP || c->vt->pending(c) > 0; i++) {
+        gsize n = 0;
+        GError *err = NULL;
+        switch (c->vt->read(c, buf, sizeof buf, &n, &err)) {
+        case IO_DONE:
+            break;
+        case IO_WANT_READ:
+            goto out;
+        case IO_WANT_WRITE:
+            c->read_wants_write = TRUE;
+            goto out;
+        case IO_EOF:
+            conn_finish(c, g_error_new_literal(CONN_ERROR, CONN_ERROR_EOF, "peer closed"));
+            return;
+        case IO_FAIL:
+            conn_finish(c, err);
+            return;
+        }
+        c->last_activity = g_get_monotonic_time();
+        gboolean more = c->cb.on_data(c, buf, n, c->ud);
+        if (c->freed || c->state != CONN_ST_OPEN)
+            return; /* conn_free / conn_close / conn_start_tls from the callback */
+        if (!more || c->read_paused)
+            break;
+    }
+out:
+    if (!c->read_paused && c->vt->pending(c) > 0)
+        conn_kick(c); /* decrypted bytes that poll cannot announce */
+    conn_update_io(c);
+}
+
+static void conn_flush_now(Conn *c)
+{
+    conn_dequeue(c);
+    if (c->fd < 0)
+        return;
+    if (c->state != CONN_ST_OPEN && c->state != CONN_ST_TLS_WAIT && c->state != CONN_ST_CLOSING)
+        return;
+    gsize end = c->state == CONN_ST_TLS_WAIT ? c->plain_end : c->out->len;
+    c->write_blocked = c->write_wants_read = FALSE;
+    while (c->out_off < end) {
+        gsize n = 0;
+        GError *err = NULL;
+        IoResult r = c->vt->write(c, c->out->str + c->out_off, end - c->out_off, &n, &err);
+        if (r == IO_DONE) {
+            c->out_off += n;
+            c->last_activity = g_get_monotonic_time();
+        } else if (r == IO_WANT_WRITE) {
+            c->write_blocked = TRUE;
+            break;
+        } else if (r == IO_WANT_READ) {
+            c->write_wants_read = TRUE; /* TLS: retried when readable */
+            break;
+        } else {
+            if (!err)
+                err = g_error_new_literal(CONN_ERROR, CONN_ERROR_IO, "write: peer closed");
+            conn_finish(c, err);
+            return;
+        }
+    }
+    if (c->out_off == end) {
+        g_string_erase(c->out, 0, (gssize)c->out_off);
+        c->out_off = 0;
+        if (c->state == CONN_ST_TLS_WAIT) {
+            conn_begin_handshake(c);
+            return;
+        }
+        if (c->state == CONN_ST_CLOSING) {
+            conn_begin_shutdown(c);
+            return;
+        }
+    } else if (c->state != CONN_ST_TLS_WAIT && c->out_off >= CONN_COMPACT_MIN &&
+               c->out_off > c->out->len / 2) {
+        g_string_erase(c->out, 0, (gssize)c->out_off);
+        c->out_off = 0;
+    }
+    conn_update_io(c);
+}
+
+static gboolean conn_source_dispatch(GSource *s, GSourceFunc unused_cb, gpointer unused_ud)
+{
+    Conn *c = ((ConnSource *)s)->conn;
+    GIOCondition rev = c->fd_tag ? g_source_query_unix_fd(s, c->fd_tag) : 0;
+    gboolean kicked = g_source_get_ready_time(s) != -1;
+    g_source_set_ready_time(s, -1);
+    if (rev & G_IO_NVAL) {
+        conn_finish(c, g_error_new_literal(CONN_ERROR, CONN_ERROR_IO, "invalid fd"));
+        return G_SOURCE_CONTINUE;
+    }
+    /* Let the read or write that is waiting find out what happened. */
+    if (rev & (G_IO_HUP | G_IO_ERR))
+        rev |= c->watching;
+
+    conn_ref(c);
+    switch (c->state) {
+    case CONN_ST_HANDSHAKE:
+        if (rev || kicked)
+            conn_handshake(c);
+        break;
+    case CONN_ST_SHUTDOWN:
+        if (rev & G_IO_OUT)
+            conn_begin_shutdown(c);
+        break;
+    case CONN_ST_LINGER:
+        if (rev & G_IO_IN)
+            conn_linger_read(c);
+        break;
+    case CONN_ST_CLOSED:
+        break;
+    default:
+        if ((c->write_blocked && (rev & G_IO_OUT)) || (c->write_wants_read && (rev & G_IO_IN)))
+            conn_flush_now(c);
+        if (c->state == CONN_ST_OPEN && !c->read_paused &&
+            ((rev & G_IO_IN) || kicked || (c->read_wants_write && (rev & G_IO_OUT))))
+            conn_read(c);
+        break;
+    }
+    conn_unref(c);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs conn_source_funcs = {NULL, NULL, conn_source_dispatch, NULL, NULL, NULL};
+
+/* ---- public API ---- */
+
+static void format_addr(const struct sockaddr *sa, char *out, gsize size)
+{
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    g_strlcpy(out, "unknown", size);
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, size);
+    } else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+        inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, size); /* dual-stack listener */
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &s6->sin6_addr, out, size);
+    } else if (sa->sa_family == AF_UNIX) {
+        g_strlcpy(out, "unix", size);
+    }
+}
+
+Conn *conn_new(int fd, const ConnCallbacks *cb, gpointer ud)
+{
+    g_return_val_if_fail(fd >= 0 && cb && cb->on_data && cb->on_closed, NULL);
+    GError *err = NULL;
+    if (!g_unix_set_fd_nonblocking(fd, TRUE, &err)) {
+        g_warning("conn: cannot make fd %d nonblocking: %s", fd, err->message);
+        g_clear_error(&err);
+    }
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 && errno != ENOTSUP &&
+        errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+        g_debug("conn: TCP_NODELAY: %s", g_strerror(errno)); /* writes are coalesced here */
+
+    Conn *c = g_new0(Conn, 1);
+    c->refcount = 1;
+    c->fd = fd;
+    c->state = CONN_ST_OPEN;
+    c->vt = &conn_tcp_vtable;
+    c->cb = *cb;
+    c->ud = ud;
+    c->out = g_string_new(NULL);
+    c->max_outbuf = CONN_DEFAULT_MAX_OUTBUF;
+    c->flush_link.data = c;
+    c->ctx = g_main_context_ref_thread_default();
+    c->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
+    ((ConnSource *)c->source)->conn = c;
+    g_source_set_name(c->source, "tern conn");
+    g_source_attach(c->source, c->ctx);
+    c->flusher = flusher_acquire(c->ctx);
+
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+        format_addr((const struct sockaddr *)&ss, c->peer, sizeof c->peer);
+    else
+        g_strlcpy(c->peer, "unknown", sizeof c->peer);
+    c->last_activity = g_get_monotonic_time();
+    conn_update_io(c);
+    return c;
+}
+
+void conn_free(Conn *c)
+{
+    if (!c)
+        return;
+    g_return_if_fail(!c->freed);
+    c->freed = TRUE;
+    conn_release_fd(c);
+    c->state = CONN_ST_CLOSED;
+    clear_source(&c->source);
+    clear_source(&c->closed_idle);
+    g_clear_error(&c->closed_err);
+    flusher_release(c->flusher);
+    c->flusher = NULL;
+    conn_unref(c); /* memory stays until a running dispatcher lets go */
+}
+
+void conn_set_max_outbuf(Conn *c, gsize max)
+{
+    c->max_outbuf = max;
+}
+
+void conn_write(Conn *c, const char *buf, gsize len)
+{
+    g_return_if_fail(!c->freed);
+    if (len == 0 || c->fd < 0 || c->state >= CONN_ST_CLOSING)
+        return; /* nothing more goes out once closing started */
+    g_string_append_len(c->out, buf, (gssize)len);
+    if (c->out->len - c->out_off > c->max_outbuf) {
+        conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_OVERFLOW,
+                                   "outbound buffer over %" G_GSIZE_FORMAT " bytes",
+                                   c->max_outbuf));
+        return;
+    }
+    conn_schedule_flush(c);
+}
+
+void conn_write_str(Conn *c, const char *s)
+{
+    conn_write(c, s, strlen(s));
+}
+
+void conn_flush(Conn *c)
+{
+    g_return_if_fail(!c->freed);
+    conn_flush_now(c);
+}
+
+void conn_close(Conn *c)
+{
+    g_return_if_fail(!c->freed);
+    switch (c->state) {
+    case CONN_ST_HANDSHAKE:
+        conn_finish(c, NULL); /* nothing readable can be said mid-handshake */
+        return;
+    case CONN_ST_TLS_WAIT:
+        g_string_truncate(c->out, c->plain_end); /* was meant to go out encrypted */
+        break;
+    case CONN_ST_OPEN:
+        break;
+    default:
+        return; /* already closing or closed */
+    }
+    c->state = CONN_ST_CLOSING;
+    c->close_timer = g_timeout_source_new(CONN_CLOSE_TIMEOUT_MS);
+    g_source_set_callback(c->close_timer, conn_close_timeout, c, NULL);
+    g_source_attach(c->close_timer, c->ctx);
+    conn_update_io(c);
+    conn_schedule_flush(c);
+}
+
+void conn_pause_reading(Conn *c, gboolean paused)
+{
+    g_return_if_fail(!c->freed);
+    c->read_paused = paused;
+    conn_update_io(c);
+    if (!paused && c->state == CONN_ST_OPEN && c->vt->pending(c) > 0)
+        conn_kick(c);
+}
+
+void conn_start_tls(Conn *c, SSL_CTX *ctx)
+{
+    g_return_if_fail(!c->freed && ctx);
+    if (c->state != CONN_ST_OPEN || c->ssl) {
+        g_warning("conn %s: conn_start_tls ignored (TLS already started or closing)", c->peer);
+        return;
+    }
+    SSL_CTX_up_ref(ctx);
+    c->tls_ctx = ctx;
+    c->state = CONN_ST_TLS_WAIT;
+    c->plain_end = c->out->len;
+    c->read_wants_write = FALSE;
+    conn_update_io(c); /* stop reading: the ClientHello stays in the kernel for OpenSSL */
+    conn_schedule_flush(c);
+}
+
+gboolean conn_is_tls(const Conn *c)
+{
+    return c->tls_ready;
+}
+
+SSL *conn_ssl(const Conn *c)
+{
+    return c->ssl;
+}
+
+const char *conn_peer_addr(const Conn *c)
+{
+    return c->peer;
+}
+
+const char *conn_sni(const Conn *c)
+{
+    return c->sni;
+}
+
+const char *conn_alpn(const Conn *c)
+{
+    return c->alpn;
+}
+
+gint64 conn_last_activity(const Conn *c)
+{
+    return c->last_activity;
+}
+
+/* RFC 5929 §4.1: hash of our certificate with its signature's digest, SHA-256 for MD5/SHA-1. */
+static GBytes *server_end_point(SSL *ssl)
+{
+    X509 *cert = SSL_get_certificate(ssl);
+    int md_nid = NID_undef;
+    if (!cert || X509_get_signature_info(cert, &md_nid, NULL, NULL, NULL) != 1)
+        return NULL;
+    if (md_nid == NID_md5 || md_nid == NID_sha1)
+        md_nid = NID_sha256;
+    const EVP_MD *md = EVP_get_digestbynid(md_nid);
+    if (!md)
+        return NULL; /* e.g. Ed25519: no single hash, undefined by RFC 5929 */
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_digest(cert, md, buf, &len) != 1)
+        return NULL;
+    return g_bytes_new(buf, len);
+}
+
+GBytes *conn_channel_binding(const Conn *c, const char *type)
+{
+    if (!c->tls_ready || !c->ssl || !type)
+        return NULL;
+    if (g_str_equal(type, "tls-exporter")) {
+        /* RFC 9266 §3: TLS 1.2 only with extended master secret; we offer 1.3 only. */
+        if (SSL_version(c->ssl) != TLS1_3_VERSION)
+            return NULL;
+        unsigned char out[32];
+        static const char label[] = "EXPORTER-Channel-Binding";
+        if (SSL_export_keying_material(c->ssl, out, sizeof out, label, sizeof label - 1, NULL,
+                                       0, 0) != 1) {
+            ERR_clear_error();
+            return NULL;
+        }
+        GBytes *b = g_bytes_new(out, sizeof out);
+        OPENSSL_cleanse(out, sizeof out);
+        return b;
+    }
+    if (g_str_equal(type, "tls-server-end-point"))
+        return server_end_point(c->ssl);
+    return NULL; /* tls-unique: not offered (RFC 9266 §4) */
+}
+
+/* ---- addresses ---- */
+
+gboolean conn_parse_hostport(const char *s, char **host, guint16 *port, GError **error)
+{
+    const char *port_str;
+    g_autofree char *h = NULL;
+    if (!s || !*s) {
+        g_set_error_literal(error, CONN_ERROR, CONN_ERROR_IO, "empty address");
+        return FALSE;
+    }
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end == s + 1 || end[1] != ':') {
+            g_set_error(error, CONN_ERROR, CONN_ERROR_IO,
+                        "bad address \"%s\": expected [ipv6-address]:port", s);
+            return FALSE;
+        }
+        h = g_strndup(s + 1, (gsize)(end - s - 1));
+        port_str = end + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon || colon == s) {
+            g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "bad address \"%s\": expected host:port",
+                        s);
+            return FALSE;
+        }
+        if (memchr(s, ':', (gsize)(colon - s))) {
+            g_set_error(error, CONN_ERROR, CONN_ERROR_IO,
+                        "bad address \"%s\": an IPv6 address goes in brackets, [::1]:5222", s);
+            return FALSE;
+        }
+        h = g_strndup(s, (gsize)(colon - s));
+        port_str = colon + 1;
+    }
+    for (const char *p = h; *p; p++) {
+        if (g_ascii_isspace(*p) || *p == '[' || *p == ']' || *p == '/') {
+            g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "bad address \"%s\": bad host", s);
+            return FALSE;
+        }
+    }
+    guint64 v = 0;
+    if (!g_ascii_string_to_unsigned(port_str, 10, 0, 65535, &v, NULL)) {
+        g_set_error(error, CONN_ERROR, CONN_ERROR_IO,
+                    "bad address \"%s\": port must be a number from 0 to 65535", s);
+        return FALSE;
+    }
+    *host = g_steal_pointer(&h);
+    *port = (guint16)v;
+    return TRUE;
+}
+
+/* ---- listeners ---- */
+
+struct Listener {
+    int refcount;
+    gboolean freed;
+    int fd;
+    guint16 port;
+    char *addr;
+    ListenerAcceptFunc fn;
+    gpointer ud;
+    GMainContext *ctx;
+    GSource *source;
+    GSource *pause_timer;
+};
+
+static void listener_unref(Listener *l)
+{
+    if (--l->refcount > 0)
+        return;
+    g_free(l->addr);
+    g_main_context_unref(l->ctx);
+    g_free(l);
+}
+
+static gboolean listener_readable(int fd, GIOCondition cond, gpointer data);
+
+static void listener_watch(Listener *l)
+{
+    l->source = g_unix_fd_source_new(l->fd, G_IO_IN);
+    g_source_set_name(l->source, "tern listener");
+    g_source_set_callback(l->source, G_SOURCE_FUNC(listener_readable), l, NULL);
+    g_source_attach(l->source, l->ctx);
+}
+
+static gboolean listener_resume(gpointer data)
+{
+    Listener *l = data;
+    g_source_unref(l->pause_timer);
+    l->pause_timer = NULL;
+    listener_watch(l);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean listener_readable(int fd, GIOCondition cond, gpointer data)
+{
+    Listener *l = data;
+    l->refcount++;
+    for (int i = 0; i < LISTENER_ACCEPTS_PER_WAKEUP && !l->freed; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int cfd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0) {
+            l->fn(cfd, (struct sockaddr *)&ss, len, l->ud);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: the pending connection stays readable; don't spin on it. */
+            g_warning("listener %s: accept: %s; pausing for %d ms", l->addr, g_strerror(errno),
+                      LISTENER_PAUSE_MS);
+            clear_source(&l->source);
+            l->pause_timer = g_timeout_source_new(LISTENER_PAUSE_MS);
+            g_source_set_callback(l->pause_timer, listener_resume, l, NULL);
+            g_source_attach(l->pause_timer, l->ctx);
+            break;
+        }
+        g_debug("listener %s: accept: %s", l->addr, g_strerror(errno)); /* ECONNABORTED... */
+    }
+    listener_unref(l);
+    return G_SOURCE_CONTINUE;
+}
+
+/* v6only: -1 leaves the system default. */
+static int listener_bind(int family, const struct sockaddr *sa, socklen_t salen, int v6only,
+                         const char *addr, GError **error)
+{
+    const char *step = "socket";
+    int one = 1;
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    step = "SO_REUSEADDR";
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        goto fail;
+    step = "IPV6_V6ONLY";
+    if (family == AF_INET6 && v6only >= 0 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
+        goto fail;
+    step = "bind";
+    if (bind(fd, sa, salen) != 0)
+        goto fail;
+    step = "listen";
+    if (listen(fd, SOMAXCONN) != 0)
+        goto fail;
+    return fd;
+fail:;
+    int saved = errno;
+    g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "cannot listen on %s: %s: %s", addr, step,
+                g_strerror(saved));
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return -1;
+}
+
+static int listener_open(const char *addr, const char *host, guint16 port, GError **error)
+{
+    if (g_str_equal(host, "*")) {
+        /* Every address: dual-stack [::], or 0.0.0.0 on a host without IPv6. */
+        struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(port),
+                                  .sin6_addr = IN6ADDR_ANY_INIT};
+        GError *err6 = NULL;
+        int fd = listener_bind(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 0, addr, &err6);
+        if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
+            if (err6)
+                g_propagate_error(error, err6);
+            return fd;
+        }
+        g_clear_error(&err6);
+        struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
+        return listener_bind(AF_INET, (struct sockaddr *)&s4, sizeof s4, -1, addr, error);
+    }
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char port_str[8];
+    g_snprintf(port_str, sizeof port_str, "%u", port);
+    int r = getaddrinfo(host, port_str, &hints, &res);
+    if (r != 0) {
+        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "cannot listen on %s: %s", addr,
+                    gai_strerror(r));
+        return -1;
+    }
+    int fd = -1;
+    GError *last = NULL;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        int v6only = -1;
+        if (ai->ai_family == AF_INET6) /* "[::]" means every address, as "*" does */
+            v6only = IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr)
+                         ? 0
+                         : 1;
+        g_clear_error(&last);
+        fd = listener_bind(ai->ai_family, ai->ai_addr, ai->ai_addrlen, v6only, addr, &last);
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        g_propagate_error(error, last);
+    else
+        g_clear_error(&last);
+    return fd;
+}
+
+Listener *listener_new(const char *addr, ListenerAcceptFunc fn, gpointer ud, GError **error)
+{
+    g_autofree char *host = NULL;
+    guint16 port = 0;
+    g_return_val_if_fail(addr && fn, NULL);
+    if (!conn_parse_hostport(addr, &host, &port, error))
+        return NULL;
+    int fd = listener_open(addr, host, port, error);
+    if (fd < 0)
+        return NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "cannot listen on %s: getsockname: %s",
+                    addr, g_strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    Listener *l = g_new0(Listener, 1);
+    l->refcount = 1;
+    l->fd = fd;
+    l->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    l->addr = g_strdup(addr);
+    l->fn = fn;
+    l->ud = ud;
+    l->ctx = g_main_context_ref_thread_default();
+    listener_watch(l);
+    g_debug("listening on %s (port %u)", addr, l->port);
+    return l;
+}
+
+void listener_free(Listener *l)
+{
+    if (!l)
+        return;
+    g_return_if_fail(!l->freed);
+    l->freed = TRUE;
+    clear_source(&l->source);
+    clear_source(&l->pause_timer);
+    if (close(l->fd) != 0)
+        g_debug("listener %s: close: %s", l->addr, g_strerror(errno));
+    l->fd = -1;
+    listener_unref(l); /* an accept callback may still be running: it holds a ref */
+}
+
+guint16 listener_port(const Listener *l)
+{
+    return l->port;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* router/conn.h — connections: a vtable per kind (tcp, tls), coalesced writes, listeners */
+#pragma once
+
+#include <glib.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#define CONN_ERROR (conn_error_quark())
+GQuark conn_error_quark(void);
+typedef enum {
+    CONN_ERROR_IO,        /* read/write error */
+    CONN_ERROR_EOF,       /* peer closed */
+    CONN_ERROR_TLS,       /* TLS handshake or record error */
+    CONN_ERROR_OVERFLOW,  /* outbound buffer over its limit */
+} ConnError;
+
+typedef struct Conn Conn;
+
+typedef struct {
+    /* Bytes arrived (plaintext after TLS). Return FALSE to stop reading this batch
+     * (e.g. the connection is being closed / restarted); unread bytes are dropped. */
+    gboolean (*on_data)(Conn *c, const char *buf, gsize len, gpointer ud);
+    /* The connection is gone (EOF, error, overflow). Called once; the owner then calls
+     * conn_free(). err borrowed. */
+    void (*on_closed)(Conn *c, const GError *err, gpointer ud);
+    /* The TLS handshake finished (server side after conn_start_tls). May be NULL. */
+    void (*on_tls_ready)(Conn *c, gpointer ud);
+} ConnCallbacks;
+
+/* A connected socket (nonblocking is set here). Owned by the caller; conn_free closes. */
+Conn *conn_new(int fd, const ConnCallbacks *cb, gpointer ud);
+void conn_free(Conn *c);
+/* Limits: outbound buffer bytes (over -> on_closed with CONN_ERROR_OVERFLOW). */
+void conn_set_max_outbuf(Conn *c, gsize max);
+/* Queue bytes; written once per main-loop turn (coalesced). */
+void conn_write(Conn *c, const char *buf, gsize len);
+void conn_write_str(Conn *c, const char *s);
+/* Try to write queued bytes now. */
+void conn_flush(Conn *c);
+/* Flush what is queued, then shut the connection down (TLS close_notify, then close).
+ * on_closed is called when done (err NULL). Reading stops at once. */
+void conn_close(Conn *c);
+/* Pause/resume reading (flow control). */
+void conn_pause_reading(Conn *c, gboolean paused);
+
+/* Server-side TLS: after the queued plaintext (e.g. <proceed/>) is written, start the
+ * handshake. Bytes read but not yet delivered are discarded (RFC 6120 §5.4.3.3).
+ * on_tls_ready follows, or on_closed with CONN_ERROR_TLS. ctx borrowed (ref'd). */
+void conn_start_tls(Conn *c, SSL_CTX *ctx);
+gboolean conn_is_tls(const Conn *c);
+SSL *conn_ssl(const Conn *c);            /* borrowed, NULL when not TLS */
+const char *conn_peer_addr(const Conn *c); /* "127.0.0.1" */
+const char *conn_sni(const Conn *c);     /* server name the client asked for, or NULL */
+const char *conn_alpn(const Conn *c);    /* negotiated ALPN protocol or NULL */
+/* Channel binding data (RFC 9266 tls-exporter / RFC 5929 tls-server-end-point).
+ * transfer full; NULL when not available (e.g. tls-exporter on TLS < 1.3). */
+GBytes *conn_channel_binding(const Conn *c, const char *type);
+/* Time of last read/write activity (g_get_monotonic_time()). */
+gint64 conn_last_activity(const Conn *c);
+
+/* Listeners */
+typedef struct Listener Listener;
+/* accept callback: fd transfer full. */
+typedef void (*ListenerAcceptFunc)(int fd, const struct sockaddr *addr, socklen_t len,
+                                   gpointer ud);
+/* addr: "127.0.0.1:5222", "[::]:5222", "*:5222". NULL + error when it cannot bind. */
+Listener *listener_new(const char *addr, ListenerAcceptFunc fn, gpointer ud, GError **error);
+void listener_free(Listener *l);
+guint16 listener_port(const Listener *l);
+
+/* Parse "host:port" / "[v6]:port" (borrowed) into host (transfer full) and port. */
+gboolean conn_parse_hostport(const char *s, char **host, guint16 *port, GError **error);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* router/hooks.c — priority-ordered handler chains keyed by event name */
+#include "router/hooks.h"
+
+typedef struct {
+    int priority;
+    HookFunc fn;
+    gpointer ud;
+} Handler;
+
+static GHashTable *chains; /* name -> GArray of Handler, sorted by priority desc */
+
+static void chain_free(gpointer p)
+{
+    g_array_free(p, TRUE);
+}
+
+void hook_add(const char *event, int priority, HookFunc fn, gpointer ud)
+{
+    if (!chains)
+        chains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, chain_free);
+    GArray *a = g_hash_table_lookup(chains, event);
+    if (!a) {
+        a = g_array_new(FALSE, FALSE, sizeof(Handler));
+        g_hash_table_insert(chains, g_strdup(event), a);
+    }
+    Handler h = {priority, fn, ud};
+    guint i = 0;
+    while (i < a->len && g_array_index(a, Handler, i).priority >= priority)
+        i++;
+    g_array_insert_val(a, i, h);
+}
+
+void hook_remove(const char *event, HookFunc fn, gpointer ud)
+{
+    GArray *a = chains ? g_hash_table_lookup(chains, event) : NULL;
+    if (!a)
+        return;
+    for (guint i = 0; i < a->len; i++) {
+        Handler *h = &g_array_index(a, Handler, i);
+        if (h->fn == fn && h->ud == ud) {
+            g_array_remove_index(a, i);
+            return;
+        }
+    }
+}
+
+HookResult hook_fire(const char *event, gpointer data)
+{
+    GArray *a = chains ? g_hash_table_lookup(chains, event) : NULL;
+    if (!a)
+        return HOOK_PASS;
+    for (guint i = 0; i < a->len; i++) {
+        Handler h = g_array_index(a, Handler, i); /* copy: a handler may change the chain */
+        if (h.fn(event, data, h.ud) == HOOK_HANDLED)
+            return HOOK_HANDLED;
+        if (i >= a->len)
+            break;
+    }
+    return HOOK_PASS;
+}
+
+gboolean hook_has(const char *event)
+{
+    GArray *a = chains ? g_hash_table_lookup(chains, event) : NULL;
+    return a && a->len > 0;
+}
+
+void hooks_fini(void)
+{
+    g_clear_pointer(&chains, g_hash_table_destroy);
+}

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* router/stream.c — one stream state machine shared by every stream kind (RFC 6120 §4) */
+#include "router/stream.h"
+
+#include <openssl/rand.h>
+#include <string.h>
+
+#define STREAM_CLOSE_TIMEOUT 10 /* seconds to wait for the peer's </stream:stream> */
+
+typedef enum {
+    RESTART_NONE,
+    RESTART_SASL, /* keep pipelined bytes for the new parser */
+    RESTART_TLS,  /* drop every byte read before the handshake */
+} RestartKind;
+
+struct Stream {
+    const StreamKind *kind;
+    gpointer owner;
+    Conn *conn;
+    XmlParser *parser;
+    XmlLimits limits;
+    StreamState state;
+    RestartKind restart;
+    SSL_CTX *tls_ctx; /* pending STARTTLS, borrowed */
+    char *id;
+    char *local_domain;
+    char *peer_from;
+    char *lang;
+    gboolean header_sent;
+    gboolean closed_notified;
+    guint deadline_src;
+    StreamErr deadline_err;
+    guint close_src;
+    guint closed_idle;
+    GString *out; /* scratch for serialization */
+};
+
+static const XmlParserCallbacks parser_cb;
+
+char *stream_random_id(void)
+{
+    guint8 raw[12];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        g_error("RAND_bytes failed"); /* no entropy: nothing safe to do */
+    char *b64 = g_base64_encode(raw, sizeof raw);
+    for (char *p = b64; *p; p++) /* URL-safe, no quoting needed anywhere */
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+    return b64;
+}
+
+static void stream_new_parser(Stream *s)
+{
+    if (s->parser) { /* a restart: RFC 6120 §4.7.3, a new stream gets a new id */
+        xml_parser_free(s->parser);
+        g_free(s->id);
+        s->id = stream_random_id();
+    }
+    s->parser = xml_parser_new(&parser_cb, s, &s->limits);
+    s->state = STREAM_STATE_WAIT_OPEN;
+    s->header_sent = FALSE;
+}
+
+static gboolean closed_idle_cb(gpointer data)
+{
+    Stream *s = data;
+    s->closed_idle = 0;
+    if (s->kind->on_closed)
+        s->kind->on_closed(s);
+    return G_SOURCE_REMOVE;
+}
+
+/* Always tell the owner from a fresh stack, so that no caller frees what it is using. */
+static void stream_notify_closed(Stream *s)
+{
+    if (s->closed_notified)
+        return;
+    s->closed_notified = TRUE;
+    s->state = STREAM_STATE_CLOSED;
+    s->closed_idle = g_idle_add_full(G_PRIORITY_HIGH, closed_idle_cb, s, NULL);
+}
+
+static gboolean conn_data_cb(Conn *c, const char *buf, gsize len, gpointer ud)
+{
+    Stream *s = ud;
+    while (len > 0 && s->state != STREAM_STATE_CLOSED) {
+        gsize consumed = 0;
+        XmlFeedResult r = xml_parser_feed(s->parser, buf, len, &consumed);
+        if (r == XML_FEED_OK)
+            return TRUE;
+        if (r == XML_FEED_ERROR)
+            return FALSE;
+        /* XML_FEED_STOPPED: a restart, or the stream is being closed */
+        if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
+            return FALSE;
+        if (s->restart == RESTART_TLS) {
+            s->restart = RESTART_NONE;
+            stream_new_parser(s);
+            conn_start_tls(s->conn, s->tls_ctx); /* RFC 6120 §5.4.3.3: drop the rest */
+            s->tls_ctx = NULL;
+            return FALSE;
+        }
+        if (s->restart == RESTART_SASL) {
+            s->restart = RESTART_NONE;
+            stream_new_parser(s);
+        }
+        buf += consumed;
+        len -= consumed;
+    }
+    return s->state != STREAM_STATE_CLOSED;
+}
+
+static void conn_closed_cb(Conn *c, const GError *err, gpointer ud)
+{
+    Stream *s = ud;
+    if (err && err->code != CONN_ERROR_EOF)
+        g_debug("%s stream %s from %s closed: %s", s->kind->name, s->id,
+                conn_peer_addr(c), err->message);
+    stream_notify_closed(s);
+}
+
+static void conn_tls_ready_cb(Conn *c, gpointer ud)
+{
+    Stream *s = ud;
+    if (s->kind->on_tls_ready)
+        s->kind->on_tls_ready(s);
+}
+
+static const ConnCallbacks conn_cb = {
+    .on_data = conn_data_cb,
+    .on_closed = conn_closed_cb,
+    .on_tls_ready = conn_tls_ready_cb,
+};
+
+Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner)
+{
+    Stream *s = g_new0(Stream, 1);
+    s->kind = kind;
+    s->owner = owner;
+    s->id = stream_random_id();
+    s->lang = g_strdup("en");
+    s->out = g_string_sized_new(256);
+    s->limits = (XmlLimits){.max_stanza_bytes = 16384, .max_depth = 64, .max_attrs = 64,
+                            .max_header_bytes = 4096};
+    s->conn = conn_new(fd, &conn_cb, s);
+    stream_new_parser(s);
+    return s;
+}
+
+void stream_free(Stream *s)
+{
+    if (!s)
+        return;
+    if (s->deadline_src)
+        g_source_remove(s->deadline_src);
+    if (s->close_src)
+        g_source_remove(s->close_src);
+    if (s->closed_idle)
+        g_source_remove(s->closed_idle);
+    conn_free(s->conn);
+    xml_parser_free(s->parser);
+    g_string_free(s->out, TRUE);
+    g_free(s->id);
+    g_free(s->local_domain);
+    g_free(s->peer_from);
+    g_free(s->lang);
+    g_free(s);
+}
+
+gpointer stream_owner(const Stream *s)
+{
+    return s->owner;
+}
+
+Conn *stream_conn(const Stream *s)
+{
+    return s->conn;
+}
+
+const char *stream_id(const Stream *s)
+{
+    return s->id;
+}
+
+StreamState stream_state(const Stream *s)
+{
+    return s->state;
+}
+
+gboolean stream_is_tls(const Stream *s)
+{
+    return conn_is_tls(s->conn);
+}
+
+const char *stream_peer_addr(const Stream *s)
+{
+    return conn_peer_addr(s->conn);
+}
+
+void stream_set_limits(Stream *s, const XmlLimits *limits)
+{
+    s->limits = *limits;
+    xml_parser_set_limits(s->parser, limits);
+}
+
+void stream_set_max_outbuf(Stream *s, gsize max)
+{
+    conn_set_max_outbuf(s->conn, max);
+}
+
+void stream_set_local_domain(Stream *s, const char *domain)
+{
+    g_free(s->local_domain);
+    s->local_domain = g_strdup(domain);
+}
+
+const char *stream_local_domain(const Stream *s)
+{
+    return s->local_domain;
+}
+
+const char *stream_lang(const Stream *s)
+{
+    return s->lang;
+}
+
+static void send_header(Stream *s)
+{
+    if (s->header_sent)
+        return;
+    GString *h = g_string_new("<?xml version='1.0'?><stream:stream xmlns='");
+    xml_escape_append(h, s->kind->content_ns, -1);
+    g_string_append(h, "' xmlns:stream='" XML_NS_STREAMS "' id='");
+    xml_escape_append(h, s->id, -1);
+    g_string_append(h, "'");
+    if (s->local_domain) {
+        g_string_append(h, " from='");
+        xml_escape_append(h, s->local_domain, -1);
+        g_string_append(h, "'");
+    }
+    if (s->peer_from) { /* RFC 6120 §4.7.2 */
+        g_string_append(h, " to='");
+        xml_escape_append(h, s->peer_from, -1);
+        g_string_append(h, "'");
+    }
+    g_string_append(h, " version='1.0' xml:lang='");
+    xml_escape_append(h, s->lang, -1);
+    g_string_append(h, "'>");
+    conn_write(s->conn, h->str, h->len);
+    g_string_free(h, TRUE);
+    s->header_sent = TRUE;
+}
+
+static void parser_stream_open(gpointer ud, const char *ns, const char *name,
+                               const XmlAttr *attrs, guint nattrs, const char *default_ns)
+{
+    Stream *s = ud;
+    const char *to = NULL, *from = NULL, *version = NULL, *lang = NULL;
+    for (guint i = 0; i < nattrs; i++) {
+        const XmlAttr *a = &attrs[i];
+        if (a->ns && !strcmp(a->ns, XML_NS_XML) && !strcmp(a->name, "lang"))
+            lang = a->value;
+        else if (a->ns)
+            continue;
+        else if (!strcmp(a->name, "to"))
+            to = a->value;
+        else if (!strcmp(a->name, "from"))
+            from = a->value;
+        else if (!strcmp(a->name, "version"))
+            version = a->value;
+    }
+    g_free(s->peer_from);
+    s->peer_from = from && *from ? g_strdup(from) : NULL;
+    if (lang && *lang && strlen(lang) < 64) {
+        g_free(s->lang);
+        s->lang = g_strdup(lang);
+    }
+    if (strcmp(ns, XML_NS_STREAMS) || strcmp(name, "stream")) {
+        stream_error(s, STREAM_ERR_INVALID_NAMESPACE, "the root must be stream:stream");
+        return;
+    }
+    if (strcmp(default_ns, s->kind->content_ns)) { /* RFC 6120 §4.9.3.10 */
+        g_autofree char *t = g_strdup_printf("the content namespace must be %s",
+                                             s->kind->content_ns);
+        stream_error(s, STREAM_ERR_INVALID_NAMESPACE, t);
+        return;
+    }
+    if (!version || strncmp(version, "1.", 2)) { /* RFC 6120 §4.7.5 */
+        stream_error(s, STREAM_ERR_UNSUPPORTED_VERSION, "XMPP 1.0 streams only");
+        return;
+    }
+    if (!s->kind->on_open(s, to, from, version, lang))
+        return;
+    if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
+        return;
+    s->state = STREAM_STATE_OPEN;
+    send_header(s);
+    g_autoptr(XmlNode) features = xml_node_new(XML_NS_STREAMS, "features");
+    if (s->kind->features)
+        s->kind->features(s, features);
+    g_string_truncate(s->out, 0);
+    g_string_append(s->out, "<stream:features>");
+    for (XmlNode *f = xml_node_first_element(features); f; f = xml_node_next_element(f, NULL,
+                                                                                     NULL))
+        xml_node_serialize(f, s->kind->content_ns, s->out);
+    g_string_append(s->out, "</stream:features>");
+    conn_write(s->conn, s->out->str, s->out->len);
+}
+
+static void parser_element(gpointer ud, XmlNode *el)
+{
+    Stream *s = ud;
+    if (s->state != STREAM_STATE_OPEN) {
+        xml_node_free(el);
+        return;
+    }
+    s->kind->on_element(s, el);
+}
+
+static void parser_stream_close(gpointer ud)
+{
+    Stream *s = ud;
+    if (s->state == STREAM_STATE_OPEN)
+        conn_write_str(s->conn, "</stream:stream>");
+    s->state = STREAM_STATE_CLOSING;
+    xml_parser_stop(s->parser);
+    conn_close(s->conn);
+}
+
+static void parser_error(gpointer ud, XmlError err, const char *text)
+{
+    Stream *s = ud;
+    StreamErr se;
+    switch (err) {
+    case XML_ERR_RESTRICTED:
+        se = STREAM_ERR_RESTRICTED_XML;
+        break;
+    case XML_ERR_POLICY:
+        se = STREAM_ERR_POLICY_VIOLATION;
+        break;
+    case XML_ERR_INVALID_NS:
+        se = STREAM_ERR_INVALID_NAMESPACE;
+        break;
+    case XML_ERR_BAD_FORMAT:
+        se = STREAM_ERR_BAD_FORMAT;
+        break;
+    default:
+        se = STREAM_ERR_NOT_WELL_FORMED;
+        break;
+    }
+    g_debug("%s stream %s from %s: XML error: %s", s->kind->name, s->id,
+            conn_peer_addr(s->conn), text);
+    stream_error(s, se, text);
+}
+
+static const XmlParserCallbacks parser_cb = {
+    .stream_open = parser_stream_open,
+    .element = parser_element,
+    .stream_close = parser_stream_close,
+    .error = parser_error,
+};
+
+void stream_start_direct_tls(Stream *s, SSL_CTX *ctx)
+{
+    conn_start_tls(s->conn, ctx);
+}
+
+void stream_starttls(Stream *s, SSL_CTX *ctx)
+{
+    conn_write_str(s->conn, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s->restart = RESTART_TLS;
+    s->tls_ctx = ctx;
+    xml_parser_stop(s->parser);
+}
+
+void stream_restart(Stream *s)
+{
+    s->restart = RESTART_SASL;
+    xml_parser_stop(s->parser);
+}
+
+void stream_send(Stream *s, const XmlNode *el)
+{
+    if (s->state != STREAM_STATE_OPEN)
+        return;
+    g_string_truncate(s->out, 0);
+    xml_node_serialize(el, s->kind->content_ns, s->out);
+    conn_write(s->conn, s->out->str, s->out->len);
+}
+
+void stream_send_stanza(Stream *s, const Stanza *st)
+{
+    stream_send(s, st->el);
+}
+
+void stream_send_raw(Stream *s, const char *xml)
+{
+    if (s->state != STREAM_STATE_OPEN)
+        return;
+    conn_write_str(s->conn, xml);
+}
+
+void stream_error(Stream *s, StreamErr err, const char *text)
+{
+    if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
+        return;
+    send_header(s); /* RFC 6120 §4.9.1.2 */
+    g_string_truncate(s->out, 0);
+    stream_error_serialize(err, text, s->out);
+    g_string_append(s->out, "</stream:stream>");
+    conn_write(s->conn, s->out->str, s->out->len);
+    g_debug("%s stream %s from %s: stream error %s%s%s", s->kind->name, s->id,
+            conn_peer_addr(s->conn), stream_err_condition(err), text ? ": " : "",
+            text ? text : "");
+    s->state = STREAM_STATE_CLOSING;
+    xml_parser_stop(s->parser);
+    conn_close(s->conn);
+}
+
+static gboolean close_timeout_cb(gpointer data)
+{
+    Stream *s = data;
+    s->close_src = 0;
+    conn_close(s->conn);
+    return G_SOURCE_REMOVE;
+}
+
+void stream_close(Stream *s)
+{
+    if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
+        return;
+    if (!s->header_sent)
+        send_header(s);
+    conn_write_str(s->conn, "</stream:stream>");
+    s->state = STREAM_STATE_CLOSING;
+    xml_parser_stop(s->parser);
+    s->close_src = g_timeout_add_seconds(STREAM_CLOSE_TIMEOUT, close_timeout_cb, s);
+}
+
+static gboolean deadline_cb(gpointer data)
+{
+    Stream *s = data;
+    s->deadline_src = 0;
+    stream_error(s, s->deadline_err, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+void stream_set_deadline(Stream *s, guint seconds, StreamErr err)
+{
+    if (s->deadline_src) {
+        g_source_remove(s->deadline_src);
+        s->deadline_src = 0;
+    }
+    if (seconds) {
+        s->deadline_err = err;
+        s->deadline_src = g_timeout_add_seconds(seconds, deadline_cb, s);
+    }
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* router/stream.h — the one stream engine: framing, restarts, TLS, errors, limits */
+#pragma once
+
+#include <glib.h>
+#include "router/conn.h"
+#include "router/stanza.h"
+#include "router/xml.h"
+
+typedef struct Stream Stream;
+
+typedef enum {
+    STREAM_STATE_WAIT_OPEN, /* waiting for the peer's stream header */
+    STREAM_STATE_OPEN,      /* headers exchanged */
+    STREAM_STATE_CLOSING,   /* we sent </stream:stream> */
+    STREAM_STATE_CLOSED,    /* connection gone */
+} StreamState;
+
+/* Per-kind callbacks (c2s, s2s-in, s2s-out, component, later BOSH/WebSocket). */
+typedef struct {
+    const char *name;       /* "c2s" for logs */
+    const char *content_ns; /* jabber:client, jabber:server, jabber:component:accept */
+    /* The peer's stream header arrived (to/from/version/lang borrowed, may be NULL).
+     * Return FALSE after calling stream_error() to refuse it. The engine then sends our
+     * header (from = stream_set_local_domain()) and calls features(). */
+    gboolean (*on_open)(Stream *s, const char *to, const char *from, const char *version,
+                        const char *lang);
+    /* Fill <stream:features/> (borrowed node) right after our header. */
+    void (*features)(Stream *s, XmlNode *features);
+    /* One top-level element of the stream. transfer full. */
+    void (*on_element)(Stream *s, XmlNode *el);
+    /* TLS is up (before the stream restart). May be NULL. */
+    void (*on_tls_ready)(Stream *s);
+    /* The connection is gone (after an error, a close, or EOF); the owner frees the stream
+     * with stream_free() (deferred freeing inside the engine makes this safe). */
+    void (*on_closed)(Stream *s);
+} StreamKind;
+
+/* An incoming stream on a connected socket. The stream owns the connection. */
+Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner);
+void stream_free(Stream *s);
+gpointer stream_owner(const Stream *s);
+Conn *stream_conn(const Stream *s);
+const char *stream_id(const Stream *s);
+StreamState stream_state(const Stream *s);
+gboolean stream_is_tls(const Stream *s);
+const char *stream_peer_addr(const Stream *s);
+
+/* Parser limits for the stream and its later restarts. */
+void stream_set_limits(Stream *s, const XmlLimits *limits);
+void stream_set_max_outbuf(Stream *s, gsize max);
+/* Our domain for the 'from' of our stream header (copied). */
+void stream_set_local_domain(Stream *s, const char *domain);
+const char *stream_local_domain(const Stream *s);
+const char *stream_lang(const Stream *s);
+
+/* Direct TLS (XEP-0368): handshake first, then the stream. ctx borrowed. */
+void stream_start_direct_tls(Stream *s, SSL_CTX *ctx);
+/* STARTTLS: send <proceed/>, drop whatever the peer sent after <starttls/>, handshake,
+ * then expect a new stream header (RFC 6120 §5.4.3.3). */
+void stream_starttls(Stream *s, SSL_CTX *ctx);
+/* Expect a new stream header after the current element (SASL success, RFC 6120 §6.4.6);
+ * bytes the peer pipelined after it go to the fresh parser. */
+void stream_restart(Stream *s);
+
+/* Output: serialized in the stream's content namespace, coalesced per loop turn. */
+void stream_send(Stream *s, const XmlNode *el);
+void stream_send_stanza(Stream *s, const Stanza *st);
+void stream_send_raw(Stream *s, const char *xml);
+
+/* RFC 6120 §4.9: send <stream:error> (with our header first when none was sent), close
+ * the stream and the connection. text may be NULL. */
+void stream_error(Stream *s, StreamErr err, const char *text);
+/* Send </stream:stream> and close once the peer closes too (or after a timeout). */
+void stream_close(Stream *s);
+
+/* Total pre-authentication deadline etc.: when it fires, stream_error(err). 0 cancels. */
+void stream_set_deadline(Stream *s, guint seconds, StreamErr err);
+
+/* Generate a random stream id / resource-like token (transfer full). */
+char *stream_random_id(void);

@@ -1,0 +1,1101 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* router/xml.c — restricted-XML stream parser (RFC 6120 §11) on expat, element tree, serializer */
+
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <expat.h>
+
+#include "router/xml.h"
+
+/* expat namespace mode joins "uri" SEP "local"; \x01 is not allowed in XML names or URIs */
+#define NS_SEP '\x01'
+/* Bytes handed to expat per XML_Parse call: bounds what expat buffers between limit checks */
+#define FEED_CHUNK 65536
+
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
+#define HAVE_REPARSE_DEFERRAL 1
+#else
+/* COMPAT: distributions backport XML_SetReparseDeferralEnabled (CVE-2023-52425) into 2.5.0
+ * without bumping the version (Debian 12 does); bind it weakly and call it when present. */
+XMLPARSEAPI(XML_Bool)
+XML_SetReparseDeferralEnabled(XML_Parser parser, XML_Bool enabled) __attribute__((weak));
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Trees. Memory layout, to keep parsing at a few allocations per element:
+ *  - an element is one block: XmlNode, then (when built by the parser or copied) its initial
+ *    XmlAttr array, then name and ns strings. n->attrs moves to its own heap array the first
+ *    time an attribute is added.
+ *  - each attribute's strings are one block starting at a->name: name, value, ns. Replacing
+ *    or removing one attribute leaves the strings of the others where they are.
+ *  - a text node is one block: XmlNode, then the text.
+ * So treat the fields of XmlNode and XmlAttr as read-only and change trees through the
+ * functions below.
+ * ---------------------------------------------------------------------------------------- */
+
+static inline XmlAttr *inline_attrs(const XmlNode *n)
+{
+    return (XmlAttr *)(n + 1);
+}
+
+static XmlNode *element_alloc(const char *ns, gsize ns_len, const char *name, gsize name_len,
+                              guint nattrs)
+{
+    gsize attrs_size = nattrs * sizeof(XmlAttr);
+    XmlNode *n = g_malloc(sizeof(*n) + attrs_size + ns_len + name_len + 2);
+    char *s = (char *)(n + 1) + attrs_size;
+
+    memset(n, 0, sizeof(*n));
+    n->kind = XML_NODE_ELEMENT;
+    n->attrs = nattrs ? inline_attrs(n) : NULL;
+    n->nattrs = nattrs;
+    n->name = s;
+    memcpy(s, name, name_len);
+    s[name_len] = '\0';
+    s += name_len + 1;
+    n->ns = s;
+    memcpy(s, ns, ns_len);
+    s[ns_len] = '\0';
+    return n;
+}
+
+static XmlNode *text_alloc(const char *text, gsize len)
+{
+    XmlNode *n = g_malloc(sizeof(*n) + len + 1);
+
+    memset(n, 0, sizeof(*n));
+    n->kind = XML_NODE_TEXT;
+    n->text = (char *)(n + 1);
+    memcpy(n->text, text, len);
+    n->text[len] = '\0';
+    n->text_len = len;
+    return n;
+}
+
+/* Fill a with copies of ns (NULL or "" = none), name and value in one block. */
+static void attr_fill(XmlAttr *a, const char *ns, gsize ns_len, const char *name,
+                      gsize name_len, const char *value, gsize value_len)
+{
+    gboolean has_ns = ns != NULL && ns_len > 0;
+    char *s = g_malloc(name_len + value_len + 2 + (has_ns ? ns_len + 1 : 0));
+
+    a->name = s;
+    memcpy(s, name, name_len);
+    s[name_len] = '\0';
+    s += name_len + 1;
+    a->value = s;
+    memcpy(s, value, value_len);
+    s[value_len] = '\0';
+    s += value_len + 1;
+    a->ns = NULL;
+    if (has_ns) {
+        a->ns = s;
+        memcpy(s, ns, ns_len);
+        s[ns_len] = '\0';
+    }
+}
+
+static void node_free_one(XmlNode *n)
+{
+    for (guint i = 0; i < n->nattrs; i++)
+        g_free(n->attrs[i].name);
+    if (n->attrs != NULL && n->attrs != inline_attrs(n))
+        g_free(n->attrs);
+    g_free(n);
+}
+
+static void link_child(XmlNode *parent, XmlNode *child)
+{
+    child->parent = parent;
+    child->next = NULL;
+    if (parent->last_child != NULL)
+        parent->last_child->next = child;
+    else
+        parent->first_child = child;
+    parent->last_child = child;
+}
+
+XmlNode *xml_node_new(const char *ns, const char *name)
+{
+    g_return_val_if_fail(name != NULL, NULL);
+    if (ns == NULL)
+        ns = "";
+    return element_alloc(ns, strlen(ns), name, strlen(name), 0);
+}
+
+/* Iterative, so that deep trees cannot exhaust the stack. */
+void xml_node_free(XmlNode *n)
+{
+    XmlNode *cur;
+
+    if (n == NULL)
+        return;
+    if (n->parent != NULL)
+        xml_node_unlink(n);
+    cur = n;
+    for (;;) {
+        XmlNode *parent, *next;
+        gboolean last;
+
+        while (cur->first_child != NULL)
+            cur = cur->first_child;
+        parent = cur->parent;
+        next = cur->next;
+        last = cur == n;
+        node_free_one(cur);
+        if (last)
+            return;
+        parent->first_child = next;
+        cur = next != NULL ? next : parent;
+    }
+}
+
+static XmlNode *copy_one(const XmlNode *src)
+{
+    XmlNode *n;
+
+    if (src->kind == XML_NODE_TEXT)
+        return text_alloc(src->text, src->text_len);
+    n = element_alloc(src->ns, strlen(src->ns), src->name, strlen(src->name), src->nattrs);
+    for (guint i = 0; i < src->nattrs; i++) {
+        const XmlAttr *a = &src->attrs[i];
+        attr_fill(&n->attrs[i], a->ns, a->ns ? strlen(a->ns) : 0, a->name, strlen(a->name),
+                  a->value, strlen(a->value));
+    }
+    return n;
+}
+
+XmlNode *xml_node_copy(const XmlNode *n)
+{
+    const XmlNode *src = n;
+    XmlNode *root, *dst;
+
+    g_return_val_if_fail(n != NULL, NULL);
+    root = dst = copy_one(n);
+    for (;;) {
+        if (src->first_child != NULL) {
+            src = src->first_child;
+            link_child(dst, copy_one(src));
+            dst = dst->last_child;
+            continue;
+        }
+        while (src != n && src->next == NULL) {
+            src = src->parent;
+            dst = dst->parent;
+        }
+        if (src == n)
+            return root;
+        src = src->next;
+        link_child(dst->parent, copy_one(src));
+        dst = dst->parent->last_child;
+    }
+}
+
+XmlNode *xml_node_append(XmlNode *parent, XmlNode *child)
+{
+    g_return_val_if_fail(parent != NULL && parent->kind == XML_NODE_ELEMENT, child);
+    g_return_val_if_fail(child != NULL && child->parent == NULL, child);
+    link_child(parent, child);
+    return child;
+}
+
+void xml_node_unlink(XmlNode *child)
+{
+    XmlNode *parent = child->parent, *prev = NULL;
+
+    if (parent == NULL)
+        return;
+    for (XmlNode *c = parent->first_child; c != child; c = c->next)
+        prev = c;
+    if (prev != NULL)
+        prev->next = child->next;
+    else
+        parent->first_child = child->next;
+    if (parent->last_child == child)
+        parent->last_child = prev;
+    child->parent = NULL;
+    child->next = NULL;
+}
+
+XmlNode *xml_node_add_child(XmlNode *parent, const char *ns, const char *name)
+{
+    g_return_val_if_fail(parent != NULL && parent->kind == XML_NODE_ELEMENT, NULL);
+    return xml_node_append(parent, xml_node_new(ns != NULL ? ns : parent->ns, name));
+}
+
+/* Adjacent text is merged into one node, as the parser does. */
+XmlNode *xml_node_add_text(XmlNode *parent, const char *text, gssize len)
+{
+    XmlNode *last;
+
+    g_return_val_if_fail(parent != NULL && parent->kind == XML_NODE_ELEMENT, parent);
+    if (text == NULL)
+        return parent;
+    if (len < 0)
+        len = strlen(text);
+    if (len == 0)
+        return parent;
+    last = parent->last_child;
+    if (last != NULL && last->kind == XML_NODE_TEXT) {
+        XmlNode *merged = text_alloc(last->text, last->text_len + len);
+
+        memcpy(merged->text + last->text_len, text, len);
+        xml_node_free(last);
+        link_child(parent, merged);
+    } else {
+        link_child(parent, text_alloc(text, len));
+    }
+    return parent;
+}
+
+static gint attr_index(const XmlNode *n, const char *ns, const char *name)
+{
+    if (ns != NULL && *ns == '\0')
+        ns = NULL;
+    for (guint i = 0; i < n->nattrs; i++) {
+        const XmlAttr *a = &n->attrs[i];
+        if (strcmp(a->name, name) != 0)
+            continue;
+        if (ns == NULL ? a->ns == NULL : (a->ns != NULL && strcmp(a->ns, ns) == 0))
+            return i;
+    }
+    return -1;
+}
+
+void xml_node_set_attr_ns(XmlNode *n, const char *ns, const char *name, const char *value)
+{
+    gint i;
+
+    g_return_if_fail(n != NULL && n->kind == XML_NODE_ELEMENT && name != NULL);
+    if (ns != NULL && *ns == '\0')
+        ns = NULL;
+    i = attr_index(n, ns, name);
+    if (value == NULL) {
+        if (i < 0)
+            return;
+        g_free(n->attrs[i].name);
+        memmove(&n->attrs[i], &n->attrs[i + 1], (n->nattrs - i - 1) * sizeof(XmlAttr));
+        n->nattrs--;
+        return;
+    }
+    if (i >= 0) {
+        /* name or value may point into the old block: fill first, free after */
+        XmlAttr old = n->attrs[i];
+        attr_fill(&n->attrs[i], ns, ns ? strlen(ns) : 0, name, strlen(name), value,
+                  strlen(value));
+        g_free(old.name);
+        return;
+    }
+    if (n->attrs == NULL || n->attrs == inline_attrs(n)) {
+        XmlAttr *heap = g_new(XmlAttr, n->nattrs + 1);
+        if (n->nattrs > 0)
+            memcpy(heap, n->attrs, n->nattrs * sizeof(XmlAttr));
+        n->attrs = heap;
+    } else {
+        n->attrs = g_renew(XmlAttr, n->attrs, n->nattrs + 1);
+    }
+    attr_fill(&n->attrs[n->nattrs], ns, ns ? strlen(ns) : 0, name, strlen(name), value,
+              strlen(value));
+    n->nattrs++;
+}
+
+void xml_node_set_attr(XmlNode *n, const char *name, const char *value)
+{
+    xml_node_set_attr_ns(n, NULL, name, value);
+}
+
+const char *xml_node_attr_ns(const XmlNode *n, const char *ns, const char *name)
+{
+    gint i;
+
+    g_return_val_if_fail(n != NULL && name != NULL, NULL);
+    i = attr_index(n, ns, name);
+    return i >= 0 ? n->attrs[i].value : NULL;
+}
+
+const char *xml_node_attr(const XmlNode *n, const char *name)
+{
+    return xml_node_attr_ns(n, NULL, name);
+}
+
+gboolean xml_node_is(const XmlNode *n, const char *ns, const char *name)
+{
+    return n != NULL && n->kind == XML_NODE_ELEMENT &&
+           (name == NULL || strcmp(n->name, name) == 0) &&
+           (ns == NULL || strcmp(n->ns, ns) == 0);
+}
+
+static XmlNode *find_element(XmlNode *c, const char *ns, const char *name)
+{
+    for (; c != NULL; c = c->next)
+        if (xml_node_is(c, ns, name))
+            return c;
+    return NULL;
+}
+
+XmlNode *xml_node_child(const XmlNode *n, const char *ns, const char *name)
+{
+    g_return_val_if_fail(n != NULL, NULL);
+    return find_element(n->first_child, ns, name);
+}
+
+XmlNode *xml_node_next_element(const XmlNode *after, const char *ns, const char *name)
+{
+    g_return_val_if_fail(after != NULL, NULL);
+    return find_element(after->next, ns, name);
+}
+
+XmlNode *xml_node_first_element(const XmlNode *n)
+{
+    return xml_node_child(n, NULL, NULL);
+}
+
+char *xml_node_text(const XmlNode *n)
+{
+    GString *s;
+
+    g_return_val_if_fail(n != NULL, g_strdup(""));
+    if (n->kind == XML_NODE_TEXT)
+        return g_strndup(n->text, n->text_len);
+    s = g_string_new(NULL);
+    for (const XmlNode *c = n->first_child; c != NULL; c = c->next)
+        if (c->kind == XML_NODE_TEXT)
+            g_string_append_len(s, c->text, c->text_len);
+    return g_string_free(s, FALSE);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Serializer
+ * ---------------------------------------------------------------------------------------- */
+
+/* attr: also escape quotes, and TAB/LF as character references so that attribute-value
+ * normalization (XML 1.0 §3.3.3) gives them back unchanged. CR is always escaped (§2.11
+ * would turn it into LF). C0 controls are not XML 1.0 Chars (§2.2): written as U+FFFD so a
+ * module's bad text cannot make our output not well-formed. */
+static void escape(GString *out, const char *s, gsize len, gboolean attr)
+{
+    const char *run = s, *end = s + len;
+
+    for (const char *q = s; q < end; q++) {
+        unsigned char c = (unsigned char)*q;
+        const char *rep;
+
+        if (G_LIKELY(c > '>'))
+            continue;
+        switch (c) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '\r':
+            rep = "&#13;";
+            break;
+        case '"':
+            if (!attr)
+                continue;
+            rep = "&quot;";
+            break;
+        case '\'':
+            if (!attr)
+                continue;
+            rep = "&apos;";
+            break;
+        case '\n':
+            if (!attr)
+                continue;
+            rep = "&#10;";
+            break;
+        case '\t':
+            if (!attr)
+                continue;
+            rep = "&#9;";
+            break;
+        default:
+            if (c >= 0x20)
+                continue;
+            rep = "\xEF\xBF\xBD";
+            break;
+        }
+        g_string_append_len(out, run, q - run);
+        g_string_append(out, rep);
+        run = q + 1;
+    }
+    g_string_append_len(out, run, end - run);
+}
+
+void xml_escape_append(GString *out, const char *s, gssize len)
+{
+    if (s == NULL)
+        return;
+    escape(out, s, len < 0 ? strlen(s) : (gsize)len, TRUE);
+}
+
+static gboolean is_content_ns(const char *ns)
+{
+    return strcmp(ns, XML_NS_CLIENT) == 0 || strcmp(ns, XML_NS_SERVER) == 0 ||
+           strcmp(ns, XML_NS_COMPONENT) == 0;
+}
+
+static void write_start_tag(GString *out, const XmlNode *n, const char *ns, gboolean declare)
+{
+    g_string_append_c(out, '<');
+    g_string_append(out, n->name);
+    if (declare) {
+        g_string_append(out, " xmlns='");
+        escape(out, ns, strlen(ns), TRUE);
+        g_string_append_c(out, '\'');
+    }
+    for (guint i = 0; i < n->nattrs; i++) {
+        const XmlAttr *a = &n->attrs[i];
+
+        if (a->ns == NULL || *a->ns == '\0') {
+            /* namespace declarations are ours to write, never an attribute's */
+            if (a->name[0] == 'x' && g_str_has_prefix(a->name, "xmlns") &&
+                (a->name[5] == '\0' || a->name[5] == ':'))
+                continue;
+            g_string_append_c(out, ' ');
+        } else if (strcmp(a->ns, XML_NS_XML) == 0) {
+            g_string_append(out, " xml:");
+        } else {
+            guint first = i;
+            for (guint j = 0; j < i; j++) {
+                if (n->attrs[j].ns != NULL && strcmp(n->attrs[j].ns, a->ns) == 0) {
+                    first = j;
+                    break;
+                }
+            }
+            if (first == i) {
+                g_string_append_printf(out, " xmlns:a%u='", i);
+                escape(out, a->ns, strlen(a->ns), TRUE);
+                g_string_append_c(out, '\'');
+            }
+            g_string_append_printf(out, " a%u:", first);
+        }
+        g_string_append(out, a->name);
+        g_string_append(out, "='");
+        escape(out, a->value, strlen(a->value), TRUE);
+        g_string_append_c(out, '\'');
+    }
+}
+
+static void write_end_tag(GString *out, const XmlNode *n)
+{
+    g_string_append(out, "</");
+    g_string_append(out, n->name);
+    g_string_append_c(out, '>');
+}
+
+/* Iterative pre-order walk. When parent_ns is a content namespace and the top element is in
+ * one too, the top element and the unbroken chain of descendants in that same namespace are
+ * written in parent_ns; a content-namespace element below a foreign one (e.g. a XEP-0297
+ * forwarded jabber:client message) keeps its own namespace. remap_len is the length of that
+ * chain along the current path. */
+void xml_node_serialize(const XmlNode *n, const char *parent_ns, GString *out)
+{
+    const char *remap_from = NULL;
+    const XmlNode *cur = n;
+    guint depth = 0, remap_len = 0;
+
+    g_return_if_fail(n != NULL && out != NULL);
+    if (parent_ns == NULL)
+        parent_ns = "";
+    if (n->kind == XML_NODE_ELEMENT && is_content_ns(parent_ns) && is_content_ns(n->ns))
+        remap_from = n->ns;
+
+    for (;;) {
+        if (cur->kind == XML_NODE_TEXT) {
+            escape(out, cur->text, cur->text_len, FALSE);
+        } else {
+            const char *scope, *ns = cur->ns;
+
+            if (depth == 0)
+                scope = parent_ns;
+            else
+                scope = remap_len >= depth ? parent_ns : cur->parent->ns;
+            if (remap_from != NULL && remap_len == depth && strcmp(ns, remap_from) == 0) {
+                remap_len = depth + 1;
+                ns = parent_ns;
+            }
+            write_start_tag(out, cur, ns, strcmp(ns, scope) != 0);
+            if (cur->first_child != NULL) {
+                g_string_append_c(out, '>');
+                cur = cur->first_child;
+                depth++;
+                continue;
+            }
+            g_string_append(out, "/>");
+        }
+        while (cur != n && cur->next == NULL) {
+            cur = cur->parent;
+            depth--;
+            if (remap_len > depth)
+                remap_len = depth;
+            write_end_tag(out, cur);
+        }
+        if (cur == n)
+            return;
+        cur = cur->next;
+        if (remap_len > depth)
+            remap_len = depth;
+    }
+}
+
+char *xml_node_to_string(const XmlNode *n)
+{
+    GString *out = g_string_sized_new(256);
+
+    xml_node_serialize(n, "", out);
+    return g_string_free(out, FALSE);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Parser. depth counts open elements including the stream root; the root's children
+ * (stanzas) are built as trees in cur and handed over when they close.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum { PARSER_LIVE, PARSER_STOPPED, PARSER_FAILED } ParserState;
+
+struct XmlParser {
+    XML_Parser xp;
+    XmlParserCallbacks cb;
+    gpointer ud;
+    XmlLimits lim;
+    ParserState state;
+    gboolean in_expat;    /* inside XML_Parse(): callbacks may run */
+    gboolean fragment;    /* xml_parse_fragment(): no stream root */
+    gboolean root_seen;   /* the stream header was parsed */
+    guint depth;          /* open elements, the root included */
+    XmlNode *cur;         /* innermost open element below the root; NULL at stream level */
+    GString *text;        /* character data not yet added to cur */
+    char *default_ns;     /* default namespace declared on the root */
+    gint64 fed;           /* bytes passed to expat so far */
+    gint64 mark;          /* in a stanza: its first byte; else: end of the last event */
+    gint64 stop_end;      /* end of the event during which xml_parser_stop() was called */
+    XmlNode *result;      /* fragment mode: the parsed element */
+    char *err_text;
+};
+
+static void parser_fail(XmlParser *p, XmlError err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void parser_fail(XmlParser *p, XmlError err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (p->state == PARSER_FAILED)
+        return;
+    va_start(ap, fmt);
+    g_free(p->err_text);
+    p->err_text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    p->state = PARSER_FAILED;
+    if (p->in_expat)
+        XML_StopParser(p->xp, XML_FALSE);
+    if (p->cb.error != NULL)
+        p->cb.error(p->ud, err, p->err_text);
+}
+
+static inline gint64 event_start(XmlParser *p)
+{
+    return (gint64)XML_GetCurrentByteIndex(p->xp);
+}
+
+static inline gint64 event_end(XmlParser *p)
+{
+    return (gint64)XML_GetCurrentByteIndex(p->xp) + XML_GetCurrentByteCount(p->xp);
+}
+
+/* Inside a stanza: has it grown past max_stanza_bytes (counted up to the current event)? */
+static gboolean stanza_too_big(XmlParser *p)
+{
+    if (p->lim.max_stanza_bytes == 0 || event_end(p) - p->mark <= (gint64)p->lim.max_stanza_bytes)
+        return FALSE;
+    parser_fail(p, XML_ERR_POLICY, "stanza exceeds %" G_GSIZE_FORMAT " bytes",
+                p->lim.max_stanza_bytes);
+    return TRUE;
+}
+
+static void restricted(XmlParser *p, const char *what)
+{
+    if (p->state == PARSER_LIVE)
+        parser_fail(p, XML_ERR_RESTRICTED, "%s not allowed (RFC 6120 §11.1)", what);
+}
+
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                               const XML_Char *pubid, int has_internal_subset)
+{
+    restricted(ud, "document type declaration");
+}
+
+static void XMLCALL on_comment(void *ud, const XML_Char *data)
+{
+    restricted(ud, "comment");
+}
+
+static void XMLCALL on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+    restricted(ud, "processing instruction");
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
+                                   const XML_Char *value, int value_len, const XML_Char *base,
+                                   const XML_Char *sysid, const XML_Char *pubid,
+                                   const XML_Char *notation)
+{
+    restricted(ud, "entity declaration");
+}
+
+static void XMLCALL on_unparsed_entity(void *ud, const XML_Char *name, const XML_Char *base,
+                                       const XML_Char *sysid, const XML_Char *pubid,
+                                       const XML_Char *notation)
+{
+    restricted(ud, "entity declaration");
+}
+
+static void XMLCALL on_notation(void *ud, const XML_Char *name, const XML_Char *base,
+                                const XML_Char *sysid, const XML_Char *pubid)
+{
+    restricted(ud, "notation declaration");
+}
+
+static void XMLCALL on_skipped_entity(void *ud, const XML_Char *name, int is_param)
+{
+    restricted(ud, "entity reference");
+}
+
+/* RFC 6120 §11.6: UTF-8 only. The parser is created with encoding "UTF-8", which makes
+ * expat ignore the declaration; a declaration naming another encoding is refused. */
+static void XMLCALL on_xml_decl(void *ud, const XML_Char *version, const XML_Char *encoding,
+                                int standalone)
+{
+    XmlParser *p = ud;
+
+    if (p->state == PARSER_LIVE && encoding != NULL && g_ascii_strcasecmp(encoding, "UTF-8") != 0)
+        parser_fail(p, XML_ERR_INVALID_UTF8, "unsupported encoding '%s' (RFC 6120 §11.6)",
+                    encoding);
+}
+
+/* Only called before the root opened: records the default namespace declared on it. */
+static void XMLCALL on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
+{
+    XmlParser *p = ud;
+
+    if (prefix == NULL && p->depth == 0 && !p->root_seen) {
+        g_free(p->default_ns);
+        p->default_ns = g_strdup(uri != NULL ? uri : "");
+    }
+}
+
+static void split_qname(const char *qname, const char **ns, gsize *ns_len, const char **local)
+{
+    const char *sep = strchr(qname, NS_SEP);
+
+    if (sep == NULL) {
+        *ns = "";
+        *ns_len = 0;
+        *local = qname;
+    } else {
+        *ns = qname;
+        *ns_len = sep - qname;
+        *local = sep + 1;
+    }
+}
+
+static void root_open(XmlParser *p, const XML_Char *qname, const XML_Char **atts, guint nattrs)
+{
+    const char *ns, *local;
+    gsize ns_len;
+    gint64 end = event_end(p);
+    XmlAttr *attrs;
+    char *root_ns;
+
+    if (p->lim.max_header_bytes != 0 && end > (gint64)p->lim.max_header_bytes) {
+        parser_fail(p, XML_ERR_POLICY, "stream header exceeds %" G_GSIZE_FORMAT " bytes",
+                    p->lim.max_header_bytes);
+        return;
+    }
+    p->root_seen = TRUE;
+    p->depth = 1;
+    p->mark = end;
+    XML_SetNamespaceDeclHandler(p->xp, NULL, NULL);
+    if (p->cb.stream_open == NULL)
+        return;
+
+    split_qname(qname, &ns, &ns_len, &local);
+    root_ns = g_strndup(ns, ns_len);
+    attrs = g_new0(XmlAttr, nattrs + 1);
+    for (guint i = 0; i < nattrs; i++) {
+        const char *ans, *alocal;
+        gsize ans_len;
+
+        split_qname(atts[2 * i], &ans, &ans_len, &alocal);
+        attrs[i].ns = ans_len > 0 ? g_strndup(ans, ans_len) : NULL;
+        attrs[i].name = (char *)alocal;
+        attrs[i].value = (char *)atts[2 * i + 1];
+    }
+    p->cb.stream_open(p->ud, root_ns, local, attrs, nattrs,
+                      p->default_ns != NULL ? p->default_ns : "");
+    for (guint i = 0; i < nattrs; i++)
+        g_free(attrs[i].ns);
+    g_free(attrs);
+    g_free(root_ns);
+}
+
+static void flush_text(XmlParser *p)
+{
+    link_child(p->cur, text_alloc(p->text->str, p->text->len));
+    g_string_truncate(p->text, 0);
+}
+
+static XmlNode *element_from_expat(const XML_Char *qname, const XML_Char **atts, guint nattrs)
+{
+    const char *ns, *local;
+    gsize ns_len;
+    XmlNode *n;
+
+    split_qname(qname, &ns, &ns_len, &local);
+    n = element_alloc(ns, ns_len, local, strlen(local), nattrs);
+    for (guint i = 0; i < nattrs; i++) {
+        const char *ans, *alocal, *value = atts[2 * i + 1];
+        gsize ans_len;
+
+        split_qname(atts[2 * i], &ans, &ans_len, &alocal);
+        attr_fill(&n->attrs[i], ans, ans_len, alocal, strlen(alocal), value, strlen(value));
+    }
+    return n;
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
+{
+    XmlParser *p = ud;
+    XmlNode *n;
+    guint nattrs = 0;
+
+    if (p->state != PARSER_LIVE)
+        return;
+    while (atts[2 * nattrs] != NULL)
+        nattrs++;
+    if (p->lim.max_attrs != 0 && nattrs > p->lim.max_attrs) {
+        parser_fail(p, XML_ERR_POLICY, "element has more than %u attributes", p->lim.max_attrs);
+        return;
+    }
+    if (p->depth == 0) {
+        root_open(p, qname, atts, nattrs);
+        return;
+    }
+    if (p->lim.max_depth != 0 && p->depth > p->lim.max_depth) {
+        parser_fail(p, XML_ERR_POLICY, "elements nested deeper than %u", p->lim.max_depth);
+        return;
+    }
+    if (p->cur == NULL)
+        p->mark = event_start(p);
+    else if (p->text->len > 0)
+        flush_text(p);
+    if (stanza_too_big(p))
+        return;
+
+    n = element_from_expat(qname, atts, nattrs);
+    if (p->cur != NULL)
+        link_child(p->cur, n);
+    p->cur = n;
+    p->depth++;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *qname)
+{
+    XmlParser *p = ud;
+    XmlNode *n;
+
+    if (p->state != PARSER_LIVE)
+        return;
+    if (p->cur == NULL) {
+        /* the stream root (the fragment's element always has cur set) */
+        p->depth = 0;
+        p->mark = event_end(p);
+        if (p->cb.stream_close != NULL)
+            p->cb.stream_close(p->ud);
+        return;
+    }
+    if (p->text->len > 0)
+        flush_text(p);
+    if (stanza_too_big(p))
+        return;
+    n = p->cur;
+    p->cur = n->parent;
+    p->depth--;
+    if (p->cur != NULL)
+        return;
+
+    p->mark = event_end(p);
+    if (p->fragment)
+        p->result = n;
+    else if (p->cb.element != NULL)
+        p->cb.element(p->ud, n);
+    else
+        xml_node_free(n);
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    XmlParser *p = ud;
+
+    if (p->state != PARSER_LIVE)
+        return;
+    if (p->cur == NULL) {
+        /* between stanzas: whitespace keepalives only (RFC 6120 §4.6.1) */
+        for (int i = 0; i < len; i++) {
+            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
+                parser_fail(p, XML_ERR_NOT_WELL_FORMED, "text at stream level");
+                return;
+            }
+        }
+        p->mark = event_end(p);
+        return;
+    }
+    if (stanza_too_big(p))
+        return;
+    g_string_append_len(p->text, s, len);
+}
+
+/* Expat says XML_ERROR_INVALID_TOKEN both for bytes that are not UTF-8 and for UTF-8 that
+ * is not an XML Char. Look at the bytes where it stopped to tell which. */
+static gboolean invalid_utf8_at_error(XmlParser *p)
+{
+    int offset = 0, size = 0;
+    const char *ctx = XML_GetInputContext(p->xp, &offset, &size);
+    const char *s, *end;
+    gsize window;
+
+    if (ctx == NULL || offset < 0 || offset >= size)
+        return FALSE;
+    s = ctx + offset;
+    window = MIN((gsize)(size - offset), 64);
+    if (g_utf8_validate_len(s, window, &end))
+        return FALSE;
+    if (*end == '\0')
+        return FALSE; /* NUL is UTF-8, just not an XML Char */
+    return g_utf8_get_char_validated(end, s + window - end) != (gunichar)-2;
+}
+
+static void report_expat_error(XmlParser *p)
+{
+    enum XML_Error code = XML_GetErrorCode(p->xp);
+    XmlError err = XML_ERR_NOT_WELL_FORMED;
+
+    switch (code) {
+    case XML_ERROR_INVALID_TOKEN:
+        if (invalid_utf8_at_error(p))
+            err = XML_ERR_INVALID_UTF8;
+        break;
+    case XML_ERROR_PARTIAL_CHAR:
+    case XML_ERROR_INCORRECT_ENCODING:
+    case XML_ERROR_UNKNOWN_ENCODING:
+        err = XML_ERR_INVALID_UTF8;
+        break;
+    case XML_ERROR_UNDEFINED_ENTITY:
+    case XML_ERROR_EXTERNAL_ENTITY_HANDLING:
+    case XML_ERROR_BINARY_ENTITY_REF:
+    case XML_ERROR_RECURSIVE_ENTITY_REF:
+    case XML_ERROR_ENTITY_DECLARED_IN_PE:
+        err = XML_ERR_RESTRICTED; /* RFC 6120 §11.1: no entities but the predefined ones */
+        break;
+    default:
+        break;
+    }
+    if (err == XML_ERR_INVALID_UTF8)
+        parser_fail(p, err, "invalid UTF-8 (line %lu, column %lu)",
+                    (unsigned long)XML_GetCurrentLineNumber(p->xp),
+                    (unsigned long)XML_GetCurrentColumnNumber(p->xp));
+    else
+        parser_fail(p, err, "%s (line %lu, column %lu)", XML_ErrorString(code),
+                    (unsigned long)XML_GetCurrentLineNumber(p->xp),
+                    (unsigned long)XML_GetCurrentColumnNumber(p->xp));
+}
+
+/* After a chunk: bound what expat holds of an element that has not closed (or a tag that
+ * is not complete yet), not only what callbacks have seen. */
+static void check_pending(XmlParser *p)
+{
+    if (!p->root_seen && !p->fragment) {
+        if (p->lim.max_header_bytes != 0 && p->fed > (gint64)p->lim.max_header_bytes)
+            parser_fail(p, XML_ERR_POLICY, "stream header exceeds %" G_GSIZE_FORMAT " bytes",
+                        p->lim.max_header_bytes);
+    } else if (p->depth > 0 && p->lim.max_stanza_bytes != 0 &&
+               p->fed - p->mark > (gint64)p->lim.max_stanza_bytes) {
+        parser_fail(p, XML_ERR_POLICY, "stanza exceeds %" G_GSIZE_FORMAT " bytes",
+                    p->lim.max_stanza_bytes);
+    }
+}
+
+static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud,
+                                const XmlLimits *limits, gboolean fragment)
+{
+    XmlParser *p = g_new0(XmlParser, 1);
+
+    p->xp = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (p->xp == NULL)
+        g_error("XML_ParserCreateNS: out of memory");
+    if (cb != NULL)
+        p->cb = *cb;
+    p->ud = ud;
+    if (limits != NULL)
+        p->lim = *limits;
+    p->fragment = fragment;
+    p->depth = fragment ? 1 : 0;
+    p->text = g_string_sized_new(256);
+
+    XML_SetUserData(p->xp, p);
+    XML_SetElementHandler(p->xp, on_start, on_end);
+    XML_SetCharacterDataHandler(p->xp, on_text);
+    if (!fragment)
+        XML_SetNamespaceDeclHandler(p->xp, on_ns_start, NULL);
+    XML_SetXmlDeclHandler(p->xp, on_xml_decl);
+    /* RFC 6120 §11.1 */
+    XML_SetStartDoctypeDeclHandler(p->xp, on_doctype);
+    XML_SetCommentHandler(p->xp, on_comment);
+    XML_SetProcessingInstructionHandler(p->xp, on_pi);
+    XML_SetEntityDeclHandler(p->xp, on_entity_decl);
+    XML_SetUnparsedEntityDeclHandler(p->xp, on_unparsed_entity);
+    XML_SetNotationDeclHandler(p->xp, on_notation);
+    XML_SetSkippedEntityHandler(p->xp, on_skipped_entity);
+    XML_SetParamEntityParsing(p->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    /* deliver a stanza as soon as its last byte arrives */
+#ifdef HAVE_REPARSE_DEFERRAL
+    XML_SetReparseDeferralEnabled(p->xp, XML_FALSE);
+#else
+    if (XML_SetReparseDeferralEnabled != NULL)
+        XML_SetReparseDeferralEnabled(p->xp, XML_FALSE);
+#endif
+    return p;
+}
+
+XmlParser *xml_parser_new(const XmlParserCallbacks *cb, gpointer ud, const XmlLimits *limits)
+{
+    return parser_create(cb, ud, limits, FALSE);
+}
+
+/* Not from inside a callback: the owner frees after xml_parser_feed() returned. */
+void xml_parser_free(XmlParser *p)
+{
+    XmlNode *top;
+
+    if (p == NULL)
+        return;
+    g_return_if_fail(!p->in_expat);
+    top = p->cur;
+    while (top != NULL && top->parent != NULL)
+        top = top->parent;
+    xml_node_free(top);
+    xml_node_free(p->result);
+    XML_ParserFree(p->xp);
+    g_string_free(p->text, TRUE);
+    g_free(p->default_ns);
+    g_free(p->err_text);
+    g_free(p);
+}
+
+void xml_parser_set_limits(XmlParser *p, const XmlLimits *limits)
+{
+    memset(&p->lim, 0, sizeof(p->lim));
+    if (limits != NULL)
+        p->lim = *limits;
+}
+
+void xml_parser_stop(XmlParser *p)
+{
+    if (p->state != PARSER_LIVE)
+        return;
+    p->state = PARSER_STOPPED;
+    if (p->in_expat) {
+        p->stop_end = event_end(p);
+        XML_StopParser(p->xp, XML_FALSE);
+    } else {
+        p->stop_end = p->fed;
+    }
+}
+
+/* One XML_Parse call; returns FALSE when the parser stopped or failed. */
+static gboolean parse_chunk(XmlParser *p, const char *buf, int len, gboolean final)
+{
+    enum XML_Status st;
+
+    p->in_expat = TRUE;
+    st = XML_Parse(p->xp, buf, len, final ? XML_TRUE : XML_FALSE);
+    p->in_expat = FALSE;
+    p->fed += len;
+    if (p->state != PARSER_LIVE)
+        return FALSE;
+    if (st != XML_STATUS_OK) {
+        report_expat_error(p);
+        return FALSE;
+    }
+    check_pending(p);
+    return p->state == PARSER_LIVE;
+}
+
+XmlFeedResult xml_parser_feed(XmlParser *p, const char *buf, gsize len, gsize *consumed)
+{
+    gint64 base = p->fed;
+    gsize off = 0, dummy;
+
+    if (consumed == NULL)
+        consumed = &dummy;
+    *consumed = 0;
+    if (p->state == PARSER_FAILED)
+        return XML_FEED_ERROR;
+    if (p->state == PARSER_STOPPED)
+        return XML_FEED_STOPPED;
+    g_return_val_if_fail(!p->in_expat, XML_FEED_ERROR);
+
+    while (off < len) {
+        int n = (int)MIN(len - off, FEED_CHUNK);
+
+        if (!parse_chunk(p, buf + off, n, FALSE))
+            break;
+        off += n;
+    }
+    switch (p->state) {
+    case PARSER_LIVE:
+        *consumed = len;
+        return XML_FEED_OK;
+    case PARSER_STOPPED:
+        *consumed = (gsize)CLAMP(p->stop_end - base, 0, (gint64)len);
+        return XML_FEED_STOPPED;
+    case PARSER_FAILED:
+    default:
+        return XML_FEED_ERROR;
+    }
+}
+
+XmlNode *xml_parse_fragment(const char *s, gssize len, GError **error)
+{
+    XmlParser *p;
+    XmlNode *result = NULL;
+    gsize off = 0, total;
+
+    g_return_val_if_fail(s != NULL, NULL);
+    total = len < 0 ? strlen(s) : (gsize)len;
+    p = parser_create(NULL, NULL, NULL, TRUE);
+    do {
+        int n = (int)MIN(total - off, FEED_CHUNK);
+
+        off += n;
+        if (!parse_chunk(p, s + off - n, n, off == total))
+            break;
+    } while (off < total);
+
+    if (p->state == PARSER_LIVE && p->result != NULL) {
+        result = p->result;
+        p->result = NULL;
+    } else {
+        g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_PARSE, "%s",
+                    p->err_text != NULL ? p->err_text : "no element found");
+    }
+    xml_parser_free(p);
+    return result;
+}

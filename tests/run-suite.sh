@@ -1,0 +1,43 @@
+#!/bin/bash
+# tests/run-suite.sh — README command (2): install, build, run every suite; last line
+# "N passed, N failed" (TAP test cases over all suites, both builds).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+bash tools/install-deps.sh || exit 1
+autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0; failed=0
+run_build() { # name, configure flags...
+    local name=$1; shift
+    local dir="$SRC/build/$name"
+    rm -rf "$dir"; mkdir -p "$dir"
+    echo "== $name: configure $*"
+    if ! (cd "$dir" && "$SRC/configure" --quiet "$@" >configure.out 2>&1); then
+        cat "$dir/configure.out"; failed=$((failed + 1)); return
+    fi
+    echo "== $name: build"
+    if ! make -C "$dir" -j"$(nproc)" --quiet all >"$dir/build.out" 2>&1 ||
+       ! make -C "$dir" -j"$(nproc)" --quiet check TESTS= >>"$dir/build.out" 2>&1; then
+        cat "$dir/build.out"; failed=$((failed + 1)); return
+    fi
+    echo "== $name: test"
+    make -C "$dir" -j2 check >"$dir/check.out" 2>&1
+    grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
+    for log in "$dir"/tests/*/*.log; do
+        [ -f "$log" ] || continue
+        grep -E '^(not ok|ERROR:|#.*(Traceback|Error))' "$log" | sed "s|^|  $(basename "$log"): |" | head -20
+    done
+    local p f
+    p=$(cat "$dir"/tests/*/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
+    f=$(cat "$dir"/tests/*/*.trs 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)' || true)
+    echo "== $name: $p passed, $f failed"
+    passed=$((passed + p)); failed=$((failed + f))
+}
+run_build default --enable-werror
+if [ "${TERN_SKIP_SANITIZERS:-0}" != 1 ]; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_build sanitizers --enable-werror --enable-sanitizers
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

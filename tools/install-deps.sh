@@ -1,0 +1,30 @@
+#!/bin/bash
+# tools/install-deps.sh — install the Debian 12 packages Tern builds and tests with
+set -euo pipefail
+PKGS=(build-essential autoconf automake libtool pkg-config
+      libglib2.0-dev libexpat1-dev libssl-dev libc-ares-dev liblmdb-dev libidn2-dev
+      openssl python3 python3-slixmpp nodejs npm)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# node/npm may come from elsewhere (e.g. a preinstalled Node.js): accept the commands
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: missing packages: ${missing[*]} (run as root)" >&2
+        exit 1
+    fi
+    # never let a package start system services on wildcard addresses
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
