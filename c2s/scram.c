@@ -27,7 +27,7 @@ typedef enum { GS2_CBIND_N, GS2_CBIND_Y, GS2_CBIND_P } Gs2Flag;
 struct ScramServer {
     ScramHash hash;
     gboolean plus;
-    char *cb_type;  /* -PLUS only */
+    char *cb_type;   /* -PLUS only */
     GBytes *cb_data; /* -PLUS only */
     gboolean server_supports_plus;
     ScramCredsFunc creds;
@@ -39,7 +39,7 @@ struct ScramServer {
     char *gs2_header; /* "n,,", "y,a=..,", "p=tls-exporter,," as received */
     char *client_first_bare;
     char *server_first;
-    char *nonce; /* client nonce + server nonce */
+    char *nonce;    /* client nonce + server nonce */
     char *username; /* prepared localpart, NULL if it does not prepare */
     char *authzid;
     gboolean user_known;
@@ -69,18 +69,18 @@ static void primitive_failed(const char *what, guint8 *out, gsize len)
 }
 
 /* Hi(str, salt, i) is PBKDF2 with HMAC as the PRF, RFC 5802 §2.2 */
-void scram_salted_password(ScramHash h, const char *password, const guint8 *salt,
-                           gsize salt_len, guint32 iterations, guint8 *out)
+void scram_salted_password(ScramHash h, const char *password, const guint8 *salt, gsize salt_len,
+                           guint32 iterations, guint8 *out)
 {
     gsize n = scram_hash_len(h);
     if (iterations == 0 || iterations > G_MAXINT ||
-        PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len,
-                          (int)iterations, scram_md(h), (int)n, out) != 1)
+        PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, (int)iterations,
+                          scram_md(h), (int)n, out) != 1)
         primitive_failed("PBKDF2", out, n);
 }
 
-void scram_hmac(ScramHash h, const guint8 *key, gsize key_len, const char *msg,
-                gsize msg_len, guint8 *out)
+void scram_hmac(ScramHash h, const guint8 *key, gsize key_len, const char *msg, gsize msg_len,
+                guint8 *out)
 {
     unsigned int len = 0;
     if (!HMAC(scram_md(h), key, (int)key_len, (const unsigned char *)msg, msg_len, out, &len) ||
@@ -257,18 +257,17 @@ static gboolean fake_creds(const char *username, AccountCreds *c)
 
 /* ---- the exchange ---------------------------------------------------------------------- */
 
-ScramServer *scram_server_new(ScramHash h, gboolean plus, const char *cb_type,
-                              GBytes *cb_data, gboolean server_supports_plus,
-                              ScramCredsFunc creds, gpointer ud)
+ScramServer *scram_server_new(ScramHash h, gboolean plus, const char *cb_type, GBytes *cb_data,
+                              gboolean server_supports_plus, ScramCredsFunc creds, gpointer ud)
 {
     ScramServer *s = g_new0(ScramServer, 1);
     s->hash = h;
     s->plus = plus;
     if (plus) {
         s->cb_type = g_strdup(cb_type);
-        s->cb_data = cb_data ? g_bytes_new(g_bytes_get_data(cb_data, NULL),
-                                           g_bytes_get_size(cb_data))
-                             : NULL;
+        s->cb_data = cb_data
+                         ? g_bytes_new(g_bytes_get_data(cb_data, NULL), g_bytes_get_size(cb_data))
+                         : NULL;
     }
     s->server_supports_plus = server_supports_plus;
     s->creds = creds;
@@ -447,8 +446,8 @@ static gboolean client_first(ScramServer *s, const char *msg, GBytes **out, Sasl
     g_autofree char *salt = g_base64_encode(c.salt, sizeof c.salt);
     s->client_first_bare = g_strdup(bare);
     s->nonce = g_strdup_printf("%.*s%s", (int)cnonce_len, cnonce, snonce);
-    s->server_first = g_strdup_printf("r=%s,s=%s,i=%" G_GUINT32_FORMAT, s->nonce, salt,
-                                      c.iterations);
+    s->server_first =
+        g_strdup_printf("r=%s,s=%s,i=%" G_GUINT32_FORMAT, s->nonce, salt, c.iterations);
     OPENSSL_cleanse(&c, sizeof c);
     *out = g_bytes_new(s->server_first, strlen(s->server_first));
     return TRUE;
@@ -461,8 +460,7 @@ static gboolean channel_binding_matches(ScramServer *s, const guint8 *got, gsize
     gsize cbl = s->flag == GS2_CBIND_P ? g_bytes_get_size(s->cb_data) : 0;
     if (got_len != hl + cbl || memcmp(got, s->gs2_header, hl) != 0)
         return FALSE;
-    return cbl == 0 ||
-           CRYPTO_memcmp(got + hl, g_bytes_get_data(s->cb_data, NULL), cbl) == 0;
+    return cbl == 0 || CRYPTO_memcmp(got + hl, g_bytes_get_data(s->cb_data, NULL), cbl) == 0;
 }
 
 /* client-final-message = channel-binding "," nonce ["," extensions] "," proof */

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-G_DEFINE_QUARK(tern-config-error-quark, config_error)
+GQuark config_error_quark(void)
+{
+    return g_quark_from_static_string("tern-config-error-quark");
+}
 
 /* The contract: docs/ternd.conf.example is generated from this table and a unit test
  * fails when the shipped file drifts from it. */

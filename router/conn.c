@@ -29,7 +29,10 @@
 #define LISTENER_ACCEPTS_PER_WAKEUP 128
 #define LISTENER_PAUSE_MS 100
 
-G_DEFINE_QUARK(tern-conn-error-quark, conn_error)
+GQuark conn_error_quark(void)
+{
+    return g_quark_from_static_string("tern-conn-error-quark");
+}
 
 /* ---- the vtable per connection kind ---- */
 
@@ -155,8 +158,7 @@ static gsize tcp_pending(const Conn *c)
     return 0;
 }
 
-static const ConnVtable conn_tcp_vtable = {"tcp", tcp_read, tcp_write, tcp_shutdown,
-                                           tcp_pending};
+static const ConnVtable conn_tcp_vtable = {"tcp", tcp_read, tcp_write, tcp_shutdown, tcp_pending};
 
 /* ---- TLS ---- */
 
@@ -187,8 +189,7 @@ static IoResult tls_result(Conn *c, int ret, const char *what, GError **error)
     case SSL_ERROR_SYSCALL:
         if (ERR_peek_error() == 0 && saved_errno != 0) {
             ERR_clear_error();
-            g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "%s: %s", what,
-                        g_strerror(saved_errno));
+            g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "%s: %s", what, g_strerror(saved_errno));
             return IO_FAIL;
         }
         if (ERR_peek_error() == 0)
@@ -247,8 +248,7 @@ static gsize tls_pending(const Conn *c)
     return c->tls_ready ? (gsize)SSL_pending(c->ssl) : 0;
 }
 
-static const ConnVtable conn_tls_vtable = {"tls", tls_read, tls_write, tls_shutdown,
-                                           tls_pending};
+static const ConnVtable conn_tls_vtable = {"tls", tls_read, tls_write, tls_shutdown, tls_pending};
 
 /* ---- the shared flusher: one per main context, writes every dirty conn once a turn ---- */
 
@@ -285,8 +285,8 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
     return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs flusher_funcs = {flusher_prepare, flusher_check, flusher_dispatch, NULL,
-                                     NULL, NULL};
+static GSourceFuncs flusher_funcs = {
+    flusher_prepare, flusher_check, flusher_dispatch, NULL, NULL, NULL};
 
 static Flusher *flusher_acquire(GMainContext *ctx)
 {
@@ -726,19 +726,20 @@ static GSourceFuncs conn_source_funcs = {NULL, NULL, conn_source_dispatch, NULL,
 
 /* ---- public API ---- */
 
-static void format_addr(const struct sockaddr *sa, char *out, gsize size)
+static void format_addr(const struct sockaddr *sa, char *out, socklen_t size)
 {
     const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-    g_strlcpy(out, "unknown", size);
-    if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, size);
-    } else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-        inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, size); /* dual-stack listener */
-    } else if (sa->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &s6->sin6_addr, out, size);
-    } else if (sa->sa_family == AF_UNIX) {
-        g_strlcpy(out, "unix", size);
-    }
+    const char *ok = NULL;
+    if (sa->sa_family == AF_INET)
+        ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, size);
+    else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+        ok = inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, size); /* dual-stack listener */
+    else if (sa->sa_family == AF_INET6)
+        ok = inet_ntop(AF_INET6, &s6->sin6_addr, out, size);
+    else if (sa->sa_family == AF_UNIX)
+        ok = g_strlcpy(out, "unix", size) < size ? out : NULL;
+    if (!ok)
+        g_strlcpy(out, "unknown", size);
 }
 
 Conn *conn_new(int fd, const ConnCallbacks *cb, gpointer ud)
@@ -810,9 +811,9 @@ void conn_write(Conn *c, const char *buf, gsize len)
         return; /* nothing more goes out once closing started */
     g_string_append_len(c->out, buf, (gssize)len);
     if (c->out->len - c->out_off > c->max_outbuf) {
-        conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_OVERFLOW,
-                                   "outbound buffer over %" G_GSIZE_FORMAT " bytes",
-                                   c->max_outbuf));
+        conn_finish(c,
+                    g_error_new(CONN_ERROR, CONN_ERROR_OVERFLOW,
+                                "outbound buffer over %" G_GSIZE_FORMAT " bytes", c->max_outbuf));
         return;
     }
     conn_schedule_flush(c);
@@ -936,8 +937,8 @@ GBytes *conn_channel_binding(const Conn *c, const char *type)
             return NULL;
         unsigned char out[32];
         static const char label[] = "EXPORTER-Channel-Binding";
-        if (SSL_export_keying_material(c->ssl, out, sizeof out, label, sizeof label - 1, NULL,
-                                       0, 0) != 1) {
+        if (SSL_export_keying_material(c->ssl, out, sizeof out, label, sizeof label - 1, NULL, 0,
+                                       0) != 1) {
             ERR_clear_error();
             return NULL;
         }
@@ -1113,8 +1114,8 @@ static int listener_open(const char *addr, const char *host, guint16 port, GErro
 {
     if (g_str_equal(host, "*")) {
         /* Every address: dual-stack [::], or 0.0.0.0 on a host without IPv6. */
-        struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(port),
-                                  .sin6_addr = IN6ADDR_ANY_INIT};
+        struct sockaddr_in6 s6 = {
+            .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT};
         GError *err6 = NULL;
         int fd = listener_bind(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 0, addr, &err6);
         if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
@@ -1123,12 +1124,11 @@ static int listener_open(const char *addr, const char *host, guint16 port, GErro
             return fd;
         }
         g_clear_error(&err6);
-        struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(port),
-                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
+        struct sockaddr_in s4 = {
+            .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
         return listener_bind(AF_INET, (struct sockaddr *)&s4, sizeof s4, -1, addr, error);
     }
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
     char port_str[8];
     g_snprintf(port_str, sizeof port_str, "%u", port);
@@ -1143,9 +1143,8 @@ static int listener_open(const char *addr, const char *host, guint16 port, GErro
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         int v6only = -1;
         if (ai->ai_family == AF_INET6) /* "[::]" means every address, as "*" does */
-            v6only = IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr)
-                         ? 0
-                         : 1;
+            v6only =
+                IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr) ? 0 : 1;
         g_clear_error(&last);
         fd = listener_bind(ai->ai_family, ai->ai_addr, ai->ai_addrlen, v6only, addr, &last);
     }
@@ -1170,8 +1169,8 @@ Listener *listener_new(const char *addr, ListenerAcceptFunc fn, gpointer ud, GEr
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "cannot listen on %s: getsockname: %s",
-                    addr, g_strerror(errno));
+        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "cannot listen on %s: getsockname: %s", addr,
+                    g_strerror(errno));
         close(fd);
         return NULL;
     }

@@ -28,7 +28,10 @@
  * Preparation never truncates: an over-long part is an error.
  */
 
-G_DEFINE_QUARK(tern-jid-error-quark, jid_error)
+GQuark jid_error_quark(void)
+{
+    return g_quark_from_static_string("tern-jid-error-quark");
+}
 
 struct Jid {
     gatomicrefcount rc;
@@ -80,8 +83,7 @@ static gboolean is_precis_ignorable(gunichar c)
            in_range(c, 0x2060, 0x206F) || c == 0x3164 || in_range(c, 0xFE00, 0xFE0F) ||
            c == 0xFEFF || c == 0xFFA0 || in_range(c, 0xFFF0, 0xFFF8) ||
            in_range(c, 0x1BCA0, 0x1BCA3) || in_range(c, 0x1D173, 0x1D17A) ||
-           in_range(c, 0xE0000, 0xE0FFF) || in_range(c, 0xFDD0, 0xFDEF) ||
-           (c & 0xFFFE) == 0xFFFE;
+           in_range(c, 0xE0000, 0xE0FFF) || in_range(c, 0xFDD0, 0xFDEF) || (c & 0xFFFE) == 0xFFFE;
 }
 
 /* RFC 5892 §2.6 Exceptions that are DISALLOWED */
@@ -145,8 +147,8 @@ static gboolean context_ok(const gunichar *u, glong n, glong i)
 
 static gboolean is_contextual(gunichar c)
 {
-    return c == 0x200C || c == 0x200D || c == 0x00B7 || c == 0x0375 || c == 0x05F3 ||
-           c == 0x05F4 || c == 0x30FB;
+    return c == 0x200C || c == 0x200D || c == 0x00B7 || c == 0x0375 || c == 0x05F3 || c == 0x05F4 ||
+           c == 0x30FB;
 }
 
 /* Derived property of u[i] in a PRECIS string class (RFC 8264 §8 order); TRUE if valid */
@@ -304,8 +306,8 @@ static gboolean is_ascii(const char *s, gsize len)
 /* RFC 7622 §3.3.1: disallowed in addition to the IdentifierClass */
 static gboolean local_forbidden(gunichar c)
 {
-    return c == '"' || c == '&' || c == '\'' || c == '/' || c == ':' || c == '<' ||
-           c == '>' || c == '@';
+    return c == '"' || c == '&' || c == '\'' || c == '/' || c == ':' || c == '<' || c == '>' ||
+           c == '@';
 }
 
 static char *prep_local(const char *s, gsize len, GError **error)
@@ -322,8 +324,7 @@ static char *prep_local(const char *s, gsize len, GError **error)
             guchar c = (guchar)s[i];
             if (c < 0x21 || c > 0x7E) {
                 g_free(out);
-                return fail(error, "localpart: character U+%04X is not allowed (RFC 8264 §4.2)",
-                            c);
+                return fail(error, "localpart: character U+%04X is not allowed (RFC 8264 §4.2)", c);
             }
             out[i] = g_ascii_tolower(c);
         }
@@ -371,8 +372,8 @@ static char *prep_resource(const char *s, gsize len, GError **error)
         for (gsize i = 0; i < len; i++) {
             guchar c = (guchar)s[i];
             if (c < 0x20 || c > 0x7E)
-                return fail(error,
-                            "resourcepart: character U+%04X is not allowed (RFC 8264 §4.3)", c);
+                return fail(error, "resourcepart: character U+%04X is not allowed (RFC 8264 §4.3)",
+                            c);
         }
         out = g_strndup(s, len);
     } else {
@@ -433,8 +434,10 @@ static gboolean check_a_form(const char *a, gboolean *has_xn, GError **error)
         numeric = TRUE;
         for (gsize i = 0; i < n; i++) {
             if (!is_ldh((guchar)label[i])) {
-                fail(error, "domainpart: character U+%04X is not allowed in a host name "
-                            "(RFC 7622 §3.2)", (guchar)label[i]);
+                fail(error,
+                     "domainpart: character U+%04X is not allowed in a host name "
+                     "(RFC 7622 §3.2)",
+                     (guchar)label[i]);
                 return FALSE;
             }
             if (!g_ascii_isdigit(label[i]))
@@ -467,8 +470,7 @@ static char *prep_ipv6(const char *s, gsize len, GError **error)
     inner[len - 2] = '\0';
     struct in6_addr addr;
     char text[INET6_ADDRSTRLEN];
-    if (inet_pton(AF_INET6, inner, &addr) != 1 ||
-        !inet_ntop(AF_INET6, &addr, text, sizeof text))
+    if (inet_pton(AF_INET6, inner, &addr) != 1 || !inet_ntop(AF_INET6, &addr, text, sizeof text))
         return fail(error, "domainpart is not a valid IPv6 literal (RFC 7622 §3.2)");
     return g_strdup_printf("[%s]", text);
 }
@@ -644,8 +646,7 @@ out:
     return j;
 }
 
-Jid *jid_new_parts(const char *local, const char *domain, const char *resource,
-                   GError **error)
+Jid *jid_new_parts(const char *local, const char *domain, const char *resource, GError **error)
 {
     char *l = NULL, *d = NULL, *r = NULL;
     Jid *j = NULL;

@@ -102,10 +102,10 @@ static gboolean conn_data_cb(Conn *c, const char *buf, gsize len, gpointer ud)
             s->tls_ctx = NULL;
             return FALSE;
         }
-        if (s->restart == RESTART_SASL) {
-            s->restart = RESTART_NONE;
-            stream_new_parser(s);
-        }
+        if (s->restart != RESTART_SASL)
+            return FALSE; /* stopped for good */
+        s->restart = RESTART_NONE;
+        stream_new_parser(s);
         buf += consumed;
         len -= consumed;
     }

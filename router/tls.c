@@ -22,7 +22,10 @@
 
 #define TLS_SELF_SIGNED_DAYS 3653 /* 10 years */
 
-G_DEFINE_QUARK(tern-tls-error-quark, tls_error)
+GQuark tls_error_quark(void)
+{
+    return g_quark_from_static_string("tern-tls-error-quark");
+}
 
 struct TlsStore {
     char *certs_dir;
@@ -230,13 +233,12 @@ static X509 *make_cert(EVP_PKEY *pkey, const char *domain)
          X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL && /* some clock skew */
          X509_time_adj_ex(X509_getm_notAfter(x), TLS_SELF_SIGNED_DAYS, 0, NULL) != NULL &&
          X509_set_pubkey(x, pkey) == 1 &&
-         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domain,
-                                    -1, -1, 0) == 1 &&
+         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domain, -1,
+                                    -1, 0) == 1 &&
          X509_set_issuer_name(x, name) == 1 && add_san(x, domain) &&
          add_ext(x, NID_basic_constraints, "critical,CA:FALSE") &&
          add_ext(x, NID_ext_key_usage, "serverAuth,clientAuth") && /* s2s uses it both ways */
-         add_ext(x, NID_subject_key_identifier, "hash") &&
-         X509_sign(x, pkey, EVP_sha256()) > 0;
+         add_ext(x, NID_subject_key_identifier, "hash") && X509_sign(x, pkey, EVP_sha256()) > 0;
     BN_free(serial);
     if (!ok) {
         X509_free(x);
@@ -246,8 +248,7 @@ static X509 *make_cert(EVP_PKEY *pkey, const char *domain)
 }
 
 /* Write via a temporary file and rename, so a crash never leaves half a key behind. */
-static gboolean write_pem(const char *path, int mode, EVP_PKEY *pkey, X509 *cert,
-                          GError **error)
+static gboolean write_pem(const char *path, int mode, EVP_PKEY *pkey, X509 *cert, GError **error)
 {
     g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -264,8 +265,8 @@ static gboolean write_pem(const char *path, int mode, EVP_PKEY *pkey, X509 *cert
         g_unlink(tmp);
         return FALSE;
     }
-    int ok = pkey ? PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL)
-                  : PEM_write_X509(f, cert);
+    int ok =
+        pkey ? PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
     int saved = errno;
     if (fclose(f) != 0 && ok) {
         ok = 0;
@@ -287,8 +288,8 @@ static gboolean write_pem(const char *path, int mode, EVP_PKEY *pkey, X509 *cert
     return TRUE;
 }
 
-static gboolean tls_generate(const char *dir, const char *domain, const char *pem,
-                             const char *key, GError **error)
+static gboolean tls_generate(const char *dir, const char *domain, const char *pem, const char *key,
+                             GError **error)
 {
     if (g_mkdir_with_parents(dir, 0700) != 0) {
         g_set_error(error, TLS_ERROR, TLS_ERROR_FAILED, "cannot create %s: %s", dir,
@@ -367,8 +368,7 @@ static gboolean tls_build(TlsStore *s, GHashTable **ctxs_out, SSL_CTX **def_out,
     return TRUE;
 }
 
-TlsStore *tls_store_new(const char *certs_dir, char **domains, gboolean self_signed,
-                        GError **error)
+TlsStore *tls_store_new(const char *certs_dir, char **domains, gboolean self_signed, GError **error)
 {
     g_return_val_if_fail(certs_dir, NULL);
     TlsStore *s = g_new0(TlsStore, 1);
@@ -431,8 +431,9 @@ static char *cert_subject(X509 *cert)
     char *data = NULL;
     if (!bio)
         return g_strdup("?");
-    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-    long len = BIO_get_mem_data(bio, &data);
+    long len = 0;
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
+        len = BIO_get_mem_data(bio, &data);
     char *s = len > 0 ? g_strndup(data, (gsize)len) : g_strdup("(empty subject)");
     BIO_free(bio);
     return s;

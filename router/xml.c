@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* router/xml.c — restricted-XML stream parser (RFC 6120 §11) on expat, element tree, serializer */
+/* router/xml.c — restricted-XML parser (RFC 6120 §11) on expat, element tree, serializer */
 
 #include <limits.h>
 #include <stdarg.h>
@@ -60,22 +60,30 @@ static XmlNode *element_alloc(const char *ns, gsize ns_len, const char *name, gs
     return n;
 }
 
-static XmlNode *text_alloc(const char *text, gsize len)
+/* A text node holding a then b (b may be NULL). */
+static XmlNode *text_alloc2(const char *a, gsize alen, const char *b, gsize blen)
 {
-    XmlNode *n = g_malloc(sizeof(*n) + len + 1);
+    XmlNode *n = g_malloc(sizeof(*n) + alen + blen + 1);
 
     memset(n, 0, sizeof(*n));
     n->kind = XML_NODE_TEXT;
     n->text = (char *)(n + 1);
-    memcpy(n->text, text, len);
-    n->text[len] = '\0';
-    n->text_len = len;
+    memcpy(n->text, a, alen);
+    if (blen > 0)
+        memcpy(n->text + alen, b, blen);
+    n->text[alen + blen] = '\0';
+    n->text_len = alen + blen;
     return n;
 }
 
+static inline XmlNode *text_alloc(const char *text, gsize len)
+{
+    return text_alloc2(text, len, NULL, 0);
+}
+
 /* Fill a with copies of ns (NULL or "" = none), name and value in one block. */
-static void attr_fill(XmlAttr *a, const char *ns, gsize ns_len, const char *name,
-                      gsize name_len, const char *value, gsize value_len)
+static void attr_fill(XmlAttr *a, const char *ns, gsize ns_len, const char *name, gsize name_len,
+                      const char *value, gsize value_len)
 {
     gboolean has_ns = ns != NULL && ns_len > 0;
     char *s = g_malloc(name_len + value_len + 2 + (has_ns ? ns_len + 1 : 0));
@@ -238,9 +246,8 @@ XmlNode *xml_node_add_text(XmlNode *parent, const char *text, gssize len)
         return parent;
     last = parent->last_child;
     if (last != NULL && last->kind == XML_NODE_TEXT) {
-        XmlNode *merged = text_alloc(last->text, last->text_len + len);
+        XmlNode *merged = text_alloc2(last->text, last->text_len, text, len);
 
-        memcpy(merged->text + last->text_len, text, len);
         xml_node_free(last);
         link_child(parent, merged);
     } else {
@@ -282,8 +289,7 @@ void xml_node_set_attr_ns(XmlNode *n, const char *ns, const char *name, const ch
     if (i >= 0) {
         /* name or value may point into the old block: fill first, free after */
         XmlAttr old = n->attrs[i];
-        attr_fill(&n->attrs[i], ns, ns ? strlen(ns) : 0, name, strlen(name), value,
-                  strlen(value));
+        attr_fill(&n->attrs[i], ns, ns ? strlen(ns) : 0, name, strlen(name), value, strlen(value));
         g_free(old.name);
         return;
     }
@@ -322,8 +328,7 @@ const char *xml_node_attr(const XmlNode *n, const char *name)
 gboolean xml_node_is(const XmlNode *n, const char *ns, const char *name)
 {
     return n != NULL && n->kind == XML_NODE_ELEMENT &&
-           (name == NULL || strcmp(n->name, name) == 0) &&
-           (ns == NULL || strcmp(n->ns, ns) == 0);
+           (name == NULL || strcmp(n->name, name) == 0) && (ns == NULL || strcmp(n->ns, ns) == 0);
 }
 
 static XmlNode *find_element(XmlNode *c, const char *ns, const char *name)
@@ -567,17 +572,17 @@ struct XmlParser {
     gpointer ud;
     XmlLimits lim;
     ParserState state;
-    gboolean in_expat;    /* inside XML_Parse(): callbacks may run */
-    gboolean fragment;    /* xml_parse_fragment(): no stream root */
-    gboolean root_seen;   /* the stream header was parsed */
-    guint depth;          /* open elements, the root included */
-    XmlNode *cur;         /* innermost open element below the root; NULL at stream level */
-    GString *text;        /* character data not yet added to cur */
-    char *default_ns;     /* default namespace declared on the root */
-    gint64 fed;           /* bytes passed to expat so far */
-    gint64 mark;          /* in a stanza: its first byte; else: end of the last event */
-    gint64 stop_end;      /* end of the event during which xml_parser_stop() was called */
-    XmlNode *result;      /* fragment mode: the parsed element */
+    gboolean in_expat;  /* inside XML_Parse(): callbacks may run */
+    gboolean fragment;  /* xml_parse_fragment(): no stream root */
+    gboolean root_seen; /* the stream header was parsed */
+    guint depth;        /* open elements, the root included */
+    XmlNode *cur;       /* innermost open element below the root; NULL at stream level */
+    GString *text;      /* character data not yet added to cur */
+    char *default_ns;   /* default namespace declared on the root */
+    gint64 fed;         /* bytes passed to expat so far */
+    gint64 mark;        /* in a stanza: its first byte; else: end of the last event */
+    gint64 stop_end;    /* end of the event during which xml_parser_stop() was called */
+    XmlNode *result;    /* fragment mode: the parsed element */
     char *err_text;
 };
 
@@ -932,8 +937,8 @@ static void check_pending(XmlParser *p)
     }
 }
 
-static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud,
-                                const XmlLimits *limits, gboolean fragment)
+static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud, const XmlLimits *limits,
+                                gboolean fragment)
 {
     XmlParser *p = g_new0(XmlParser, 1);
 

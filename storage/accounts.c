@@ -28,7 +28,7 @@ static void scram_keys(const EVP_MD *md, const char *password, const guint8 *sal
     unsigned int len;
 
     if (n <= 0 || PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, ACCOUNT_SALT_LEN,
-                                     (int)iterations, md, n, salted) != 1)
+                                    (int)iterations, md, n, salted) != 1)
         g_error("accounts: PBKDF2 failed");
     if (!HMAC(md, salted, n, (const guint8 *)"Client Key", 10, client_key, &len) ||
         EVP_Digest(client_key, (size_t)n, stored_key, &len, md, NULL) != 1 ||
@@ -120,8 +120,7 @@ static gboolean account_put(Store *s, const char *bare, const char *password, gb
     g_return_val_if_fail(s && bare && *bare && password, FALSE);
     account_creds_derive(password, ACCOUNT_DEFAULT_ITERATIONS, &c);
     record_encode(&c, rec);
-    ok = create ? store_map_add(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec,
-                                &local)
+    ok = create ? store_map_add(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec, &local)
                 : store_map_replace(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec,
                                     &local);
     OPENSSL_cleanse(&c, sizeof c);
@@ -141,8 +140,7 @@ gboolean account_create(Store *s, const char *bare, const char *password, GError
     return account_put(s, bare, password, TRUE, error);
 }
 
-gboolean account_set_password(Store *s, const char *bare, const char *password,
-                              GError **error)
+gboolean account_set_password(Store *s, const char *bare, const char *password, GError **error)
 {
     return account_put(s, bare, password, FALSE, error);
 }
@@ -212,8 +210,8 @@ static gboolean foreach_filter(const char *owner, gpointer ud)
 {
     ForeachCtx *ctx = ud;
 
-    if (ctx->suffix && (!g_str_has_suffix(owner, ctx->suffix) ||
-                        strlen(owner) == strlen(ctx->suffix)))
+    if (ctx->suffix &&
+        (!g_str_has_suffix(owner, ctx->suffix) || strlen(owner) == strlen(ctx->suffix)))
         return TRUE;
     return ctx->fn(owner, ctx->ud);
 }

@@ -52,7 +52,10 @@ G_STATIC_ASSERT(KEY_MAX <= 511); /* mdb_env_get_maxkeysize() of the default buil
  * positive errno values, never -1). */
 #define TXN_GERROR (-1)
 
-G_DEFINE_QUARK(store-error-quark, store_error)
+GQuark store_error_quark(void)
+{
+    return g_quark_from_static_string("tern-store-error-quark");
+}
 
 struct Store {
     MDB_env *env;
@@ -91,8 +94,8 @@ static gboolean store_resize(Store *s, gboolean adopt, GError **error)
         g_set_error(error, STORE_ERROR, STORE_ERROR_FULL,
                     "store %s: map full at %zu bytes (the limit)", s->dir, info.me_mapsize);
     } else {
-        size_t next = info.me_mapsize > STORE_MAX_MAP_SIZE / 2 ? STORE_MAX_MAP_SIZE
-                                                                : info.me_mapsize * 2;
+        size_t next =
+            info.me_mapsize > STORE_MAX_MAP_SIZE / 2 ? STORE_MAX_MAP_SIZE : info.me_mapsize * 2;
         /* Two threads hitting MAP_FULL at once may both double: harmless. */
         rc = mdb_env_set_mapsize(s->env, next);
         if (rc != MDB_SUCCESS)
@@ -254,8 +257,8 @@ static gboolean record_parse(const MDB_val *k, const MDB_val *v, Record *r)
 
 static int corrupt(Store *s, GError **error, const char *map)
 {
-    g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "store %s: corrupt record in map %s",
-                s->dir, map);
+    g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "store %s: corrupt record in map %s", s->dir,
+                map);
     return TXN_GERROR;
 }
 
@@ -279,8 +282,8 @@ static int dbi_open_txn(Store *s, MDB_txn *txn, gpointer ud, GError **error)
 
 /* The db of a map, opened once (committed, so every later txn may use it) and cached.
  * create FALSE: *found FALSE (and TRUE returned) while the map does not exist yet. */
-static gboolean map_dbi(Store *s, const char *map, gboolean create, MDB_dbi *dbi,
-                        gboolean *found, GError **error)
+static gboolean map_dbi(Store *s, const char *map, gboolean create, MDB_dbi *dbi, gboolean *found,
+                        GError **error)
 {
     char *name = g_strconcat("map:", map, NULL);
     gpointer cached;
@@ -387,16 +390,15 @@ static int schema_txn(Store *s, MDB_txn *txn, gpointer ud, GError **error)
                         from);
             return TXN_GERROR;
         }
-        g_message("store %s: upgrading schema %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT,
-                  s->dir, from, from + 1);
+        g_message("store %s: upgrading schema %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT, s->dir,
+                  from, from + 1);
         rc = fn(s, txn, error);
         if (rc != MDB_SUCCESS)
             return rc;
     }
     return schema_write(txn, meta, STORE_SCHEMA_VERSION);
 invalid:
-    g_set_error(error, STORE_ERROR, STORE_ERROR_SCHEMA, "store %s: invalid schema version",
-                s->dir);
+    g_set_error(error, STORE_ERROR, STORE_ERROR_SCHEMA, "store %s: invalid schema version", s->dir);
     return TXN_GERROR;
 }
 
@@ -410,8 +412,8 @@ Store *store_open(const char *dir, gsize map_size, GError **error)
     g_return_val_if_fail(dir != NULL, NULL);
     if (g_mkdir_with_parents(dir, 0700) != 0) {
         int e = errno;
-        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "cannot create store folder %s: %s",
-                    dir, g_strerror(e));
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "cannot create store folder %s: %s", dir,
+                    g_strerror(e));
         return NULL;
     }
     s = g_new0(Store, 1);
@@ -595,8 +597,7 @@ static int get_txn(Store *s, MDB_txn *txn, gpointer ud, GError **error)
     return MDB_SUCCESS;
 }
 
-GBytes *store_map_get(Store *s, const char *map, const char *owner, const char *key,
-                      GError **error)
+GBytes *store_map_get(Store *s, const char *map, const char *owner, const char *key, GError **error)
 {
     GetOp op = {.map = map};
     gboolean found;

@@ -63,8 +63,7 @@ static Store *open_ok(const char *dir, gsize map_size)
     return s;
 }
 
-static void set_ok(Store *s, const char *map, const char *owner, const char *key,
-                   const char *val)
+static void set_ok(Store *s, const char *map, const char *owner, const char *key, const char *val)
 {
     GError *error = NULL;
 
@@ -100,8 +99,8 @@ static void assert_get(Store *s, const char *map, const char *owner, const char 
 }
 
 typedef struct {
-    GPtrArray *keys; /* char* */
-    GPtrArray *vals; /* char* */
+    GPtrArray *keys;  /* char* */
+    GPtrArray *vals;  /* char* */
     guint stop_after; /* 0 = never stop */
 } Collect;
 
@@ -223,29 +222,27 @@ static void test_set_get_delete(Fixture *f, gconstpointer data)
     g_bytes_unref(b);
 
     /* add / replace */
-    g_assert_false(store_map_add(s, "roster", "romeo@example.org", "juliet@example.org", "x",
-                                 1, &error));
+    g_assert_false(
+        store_map_add(s, "roster", "romeo@example.org", "juliet@example.org", "x", 1, &error));
     g_assert_error(error, STORE_ERROR, STORE_ERROR_EXISTS);
     g_clear_error(&error);
     assert_get(s, "roster", "romeo@example.org", "juliet@example.org", "v2");
-    g_assert_false(store_map_replace(s, "roster", "romeo@example.org", "tybalt@example.org",
-                                     "x", 1, &error));
+    g_assert_false(
+        store_map_replace(s, "roster", "romeo@example.org", "tybalt@example.org", "x", 1, &error));
     g_assert_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND);
     g_clear_error(&error);
     assert_get(s, "roster", "romeo@example.org", "tybalt@example.org", NULL);
-    g_assert_true(store_map_add(s, "roster", "romeo@example.org", "tybalt@example.org", "t1",
-                                2, &error));
-    g_assert_true(store_map_replace(s, "roster", "romeo@example.org", "tybalt@example.org",
-                                    "t2", 2, &error));
+    g_assert_true(
+        store_map_add(s, "roster", "romeo@example.org", "tybalt@example.org", "t1", 2, &error));
+    g_assert_true(
+        store_map_replace(s, "roster", "romeo@example.org", "tybalt@example.org", "t2", 2, &error));
     g_assert_no_error(error);
     assert_get(s, "roster", "romeo@example.org", "tybalt@example.org", "t2");
 
     /* delete: present, absent, absent map */
-    g_assert_true(store_map_delete(s, "roster", "romeo@example.org", "juliet@example.org",
-                                   &error));
+    g_assert_true(store_map_delete(s, "roster", "romeo@example.org", "juliet@example.org", &error));
     assert_get(s, "roster", "romeo@example.org", "juliet@example.org", NULL);
-    g_assert_true(store_map_delete(s, "roster", "romeo@example.org", "juliet@example.org",
-                                   &error));
+    g_assert_true(store_map_delete(s, "roster", "romeo@example.org", "juliet@example.org", &error));
     g_assert_true(store_map_delete(s, "nomap", "romeo@example.org", "x", &error));
     g_assert_true(store_map_delete_owner(s, "nomap", "romeo@example.org", &error));
     g_assert_no_error(error);
@@ -524,8 +521,8 @@ static void ref_keys(const EVP_MD *md, const char *pw, const guint8 *salt, gsize
     guint8 salted[EVP_MAX_MD_SIZE];
     unsigned int n = (unsigned int)EVP_MD_get_size(md), len;
 
-    g_assert_cmpint(PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, (int)salt_len,
-                                      (int)iterations, md, (int)n, salted),
+    g_assert_cmpint(PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, (int)salt_len, (int)iterations, md,
+                                      (int)n, salted),
                     ==, 1);
     g_assert_nonnull(HMAC(md, salted, (int)n, (const guint8 *)"Client Key", 10, client_key, &len));
     g_assert_cmpint(EVP_Digest(client_key, n, stored, &len, md, NULL), ==, 1);
@@ -544,15 +541,15 @@ static void rfc_vector(const EVP_MD *md, const char *salt_b64, const char *auth_
     char *b64;
 
     ref_keys(md, "pencil", salt, salt_len, 4096, client_key, stored, server);
-    g_assert_nonnull(HMAC(md, stored, (int)n, (const guint8 *)auth_message,
-                          strlen(auth_message), sig, &len));
+    g_assert_nonnull(
+        HMAC(md, stored, (int)n, (const guint8 *)auth_message, strlen(auth_message), sig, &len));
     for (unsigned int i = 0; i < n; i++)
         sig[i] ^= client_key[i]; /* ClientProof = ClientKey XOR ClientSignature */
     b64 = g_base64_encode(sig, n);
     g_assert_cmpstr(b64, ==, proof_b64);
     g_free(b64);
-    g_assert_nonnull(HMAC(md, server, (int)n, (const guint8 *)auth_message,
-                          strlen(auth_message), sig, &len));
+    g_assert_nonnull(
+        HMAC(md, server, (int)n, (const guint8 *)auth_message, strlen(auth_message), sig, &len));
     b64 = g_base64_encode(sig, n);
     g_assert_cmpstr(b64, ==, sig_b64);
     g_free(b64);
@@ -593,8 +590,8 @@ static void test_account_creds(void)
              server);
     g_assert_cmpmem(c.sha1_stored_key, 20, stored, 20);
     g_assert_cmpmem(c.sha1_server_key, 20, server, 20);
-    ref_keys(EVP_sha256(), "pencil", c.salt, ACCOUNT_SALT_LEN, c.iterations, client_key,
-             stored, server);
+    ref_keys(EVP_sha256(), "pencil", c.salt, ACCOUNT_SALT_LEN, c.iterations, client_key, stored,
+             server);
     g_assert_cmpmem(c.sha256_stored_key, 32, stored, 32);
     g_assert_cmpmem(c.sha256_server_key, 32, server, 32);
     g_assert_true(account_creds_verify_password(&c, "pencil"));
@@ -610,8 +607,8 @@ static void test_account_creds(void)
 
 static void test_accounts(Fixture *f, gconstpointer data)
 {
-    static const char *const all[] = {"a@example.org",     "b@example.org", "c@sub.example.org",
-                                      "d@xexample.org",    "e@other.org",   NULL};
+    static const char *const all[] = {"a@example.org",  "b@example.org", "c@sub.example.org",
+                                      "d@xexample.org", "e@other.org",   NULL};
     static const char *const in_example[] = {"a@example.org", "b@example.org", NULL};
     GError *error = NULL;
     AccountCreds c;
