@@ -25,6 +25,7 @@ static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const c
                             const char *lang);
 static void c2s_features(Stream *s, XmlNode *features);
 static void c2s_on_element(Stream *s, XmlNode *el);
+static void c2s_on_ending(Stream *s);
 static void c2s_on_closed(Stream *s);
 
 static const StreamKind c2s_kind = {
@@ -33,6 +34,7 @@ static const StreamKind c2s_kind = {
     .on_open = c2s_on_open,
     .features = c2s_features,
     .on_element = c2s_on_element,
+    .on_ending = c2s_on_ending,
     .on_closed = c2s_on_closed,
 };
 
@@ -91,6 +93,14 @@ static void session_free(C2sSession *cs)
     if (cs->presence)
         stanza_unref(cs->presence);
     g_free(cs);
+}
+
+/* The session ends as soon as its stream does: presence goes out now (RFC 6121 §4.6). */
+static void c2s_on_ending(Stream *s)
+{
+    C2sSession *cs = stream_owner(s);
+    if (cs->state == C2S_STATE_BOUND)
+        sm_unbind(cs);
 }
 
 static void c2s_on_closed(Stream *s)
@@ -154,6 +164,8 @@ static void c2s_features(Stream *s, XmlNode *features)
         xml_node_add_child(features, NS_BIND, "bind");
         XmlNode *sess = xml_node_add_child(features, NS_SESSION, "session");
         xml_node_add_child(sess, NULL, "optional"); /* RFC 3921 compat, draft-cridland */
+        xml_node_add_child(features, "urn:xmpp:features:rosterver", "ver"); /* RFC 6121 §2.6 */
+        xml_node_add_child(features, "urn:xmpp:features:pre-approval", "sub"); /* §3.4 */
         break;
     }
     case C2S_STATE_BOUND:

@@ -31,6 +31,9 @@ struct C2sSession {
     gboolean available;
     int priority;
     Stanza *presence;    /* last broadcast presence, owned */
+    GHashTable *directed; /* JIDs (strings) that got directed available presence */
+    gboolean roster_requested; /* interested resource: gets roster pushes (RFC 6121 §2.1.6) */
+    gboolean offline_sent;     /* offline messages were flushed to this session */
     /* keepalive (XEP-0199) */
     char *ping_id;
     gint64 ping_sent;

@@ -5,7 +5,7 @@
 #include "router/router.h"
 
 const ModuleDesc *const c2s_modules[] = {
-    &mod_disco, &mod_ping, &mod_version, &mod_register, &mod_roster, NULL,
+    &mod_disco, &mod_ping, &mod_version, &mod_register, &mod_roster, &mod_offline, NULL,
 };
 
 void module_reply(StanzaEvent *ev, Stanza *reply)

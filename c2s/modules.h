@@ -10,6 +10,7 @@ extern const ModuleDesc mod_ping;
 extern const ModuleDesc mod_version;
 extern const ModuleDesc mod_register;
 extern const ModuleDesc mod_roster;
+extern const ModuleDesc mod_offline;
 
 /* NULL-terminated list in load order */
 extern const ModuleDesc *const c2s_modules[];

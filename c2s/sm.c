@@ -2,6 +2,8 @@
 /* c2s/sm.c — session manager: resources and local delivery rules (RFC 6121 §8) */
 #include "c2s/sm.h"
 
+#include "c2s/presence.h"
+
 #include <string.h>
 
 #include "router/hooks.h"
@@ -84,22 +86,11 @@ gboolean sm_bind(C2sSession *cs, const char *requested, StanzaErr *err, const ch
     return TRUE;
 }
 
-/* RFC 6121 §4.2.2 / §4.5.2: presence goes to the account's available resources
- * (contacts follow with the roster). */
-static void broadcast_own(C2sSession *cs, Stanza *pres)
-{
-    GPtrArray *list = g_hash_table_lookup(by_bare, jid_bare(cs->jid));
-    for (guint i = 0; list && i < list->len; i++) {
-        C2sSession *o = g_ptr_array_index(list, i);
-        if (o->available || o == cs)
-            c2s_session_send(o, pres);
-    }
-}
-
 void sm_unbind(C2sSession *cs)
 {
     if (!cs->jid || g_hash_table_lookup(by_full, jid_full(cs->jid)) != cs)
         return;
+    presence_session_gone(cs); /* RFC 6121 §4.6.3: also on an abrupt close */
     g_hash_table_remove(by_full, jid_full(cs->jid));
     GPtrArray *list = g_hash_table_lookup(by_bare, jid_bare(cs->jid));
     if (list) {
@@ -107,46 +98,7 @@ void sm_unbind(C2sSession *cs)
         if (list->len == 0)
             g_hash_table_remove(by_bare, jid_bare(cs->jid));
     }
-    if (cs->available) { /* RFC 6121 §4.6.3: unavailable, also on an abrupt close */
-        cs->available = FALSE;
-        XmlNode *el = xml_node_new(XML_NS_CLIENT, "presence");
-        xml_node_set_attr(el, "type", "unavailable");
-        xml_node_set_attr(el, "from", jid_full(cs->jid));
-        g_autoptr(Stanza) pres = stanza_new(el, NULL);
-        broadcast_own(cs, pres);
-        StanzaEvent ev = {pres, cs};
-        hook_fire("presence/unavailable", &ev);
-    }
     g_message("c2s %s: %s gone", stream_id(cs->stream), jid_full(cs->jid));
-}
-
-/* Presence without 'to': the client's own availability (RFC 6121 §4.2, §4.4). */
-static void presence_broadcast(C2sSession *cs, Stanza *st)
-{
-    if (st->type && strcmp(st->type, "unavailable")) {
-        /* subscription management lands with the roster; probes are the server's */
-        return;
-    }
-    gboolean avail = st->type == NULL;
-    if (avail) {
-        XmlNode *prio = xml_node_child(st->el, NULL, "priority");
-        cs->priority = 0;
-        if (prio) {
-            g_autofree char *t = xml_node_text(prio);
-            gint64 p = g_ascii_strtoll(t, NULL, 10);
-            cs->priority = (int)CLAMP(p, -128, 127);
-        }
-    }
-    gboolean was = cs->available;
-    cs->available = avail;
-    if (cs->presence)
-        stanza_unref(cs->presence);
-    cs->presence = avail ? stanza_ref(st) : NULL;
-    if (avail || was)
-        broadcast_own(cs, st);
-    StanzaEvent ev = {st, cs};
-    hook_fire(avail ? (was ? "presence/update" : "presence/initial") : "presence/unavailable",
-              &ev);
 }
 
 /* "iq-get/host/urn:xmpp:ping" and friends */
@@ -270,6 +222,8 @@ static void deliver_local(Stanza *st, C2sSession *origin)
             router_bounce(st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
         return;
     }
+    if (st->kind == STANZA_KIND_PRESENCE && presence_inbound(st))
+        return; /* subscriptions and probes (RFC 6121 §3, §4.3) */
     if (!jid_resource(st->to)) {
         deliver_bare(st, origin);
         return;
@@ -314,11 +268,11 @@ void sm_from_client(C2sSession *cs, Stanza *st)
     StanzaEvent ev = {st, cs};
     if (hook_fire("stanzas/in", &ev) == HOOK_HANDLED)
         return;
+    if (st->kind == STANZA_KIND_PRESENCE) {
+        presence_from_client(cs, st);
+        return;
+    }
     if (!st->to) {
-        if (st->kind == STANZA_KIND_PRESENCE) {
-            presence_broadcast(cs, st);
-            return;
-        }
         /* RFC 6120 §10.3: no 'to' = the account's bare JID, handled by the server */
         g_autoptr(Jid) bare = jid_to_bare(cs->jid);
         stanza_set_to(st, bare);

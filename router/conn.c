@@ -87,6 +87,9 @@ struct Conn {
     gsize out_off;
     gsize plain_end; /* CONN_ST_TLS_WAIT: bytes up to here go out before the handshake */
     gsize max_outbuf;
+    guint64 queued_total; /* bytes ever queued by conn_write */
+    guint64 sent_total;   /* bytes ever handed to the kernel (plaintext before TLS) */
+    GSList *sent_waiters; /* SentWaiter*, see conn_when_sent() */
 
     gboolean read_paused;
     gboolean write_blocked;    /* waiting for writable */
@@ -108,6 +111,53 @@ struct Conn {
 };
 
 static void conn_finish(Conn *c, GError *err);
+
+typedef struct {
+    guint64 mark;
+    void (*fn)(gpointer ud);
+    gpointer ud;
+    GDestroyNotify destroy;
+} SentWaiter;
+
+static void sent_waiter_drop(gpointer p)
+{
+    SentWaiter *w = p;
+    if (w->destroy)
+        w->destroy(w->ud);
+    g_free(w);
+}
+
+/* Tell the waiters whose bytes all reached the kernel. */
+static void conn_run_sent_waiters(Conn *c)
+{
+    while (c->sent_waiters) {
+        SentWaiter *w = c->sent_waiters->data;
+        if (w->mark > c->sent_total)
+            break;
+        c->sent_waiters = g_slist_delete_link(c->sent_waiters, c->sent_waiters);
+        w->fn(w->ud);
+        sent_waiter_drop(w);
+    }
+}
+
+guint64 conn_queued_mark(const Conn *c)
+{
+    return c->queued_total;
+}
+
+void conn_when_sent(Conn *c, guint64 mark, void (*fn)(gpointer ud), gpointer ud,
+                    GDestroyNotify destroy)
+{
+    SentWaiter *w = g_new(SentWaiter, 1);
+    *w = (SentWaiter){mark, fn, ud, destroy};
+    if (c->freed || c->fd < 0) {
+        sent_waiter_drop(w);
+        return;
+    }
+    c->sent_waiters = g_slist_append(c->sent_waiters, w); /* marks only grow */
+    conn_run_sent_waiters(c);
+}
+
 static void conn_flush_now(Conn *c);
 
 /* ---- plain TCP ---- */
@@ -647,6 +697,7 @@ static void conn_flush_now(Conn *c)
         IoResult r = c->vt->write(c, c->out->str + c->out_off, end - c->out_off, &n, &err);
         if (r == IO_DONE) {
             c->out_off += n;
+            c->sent_total += n;
             c->last_activity = g_get_monotonic_time();
         } else if (r == IO_WANT_WRITE) {
             c->write_blocked = TRUE;
@@ -661,6 +712,10 @@ static void conn_flush_now(Conn *c)
             return;
         }
     }
+    if (c->sent_waiters)
+        conn_run_sent_waiters(c);
+    if (c->fd < 0)
+        return;
     if (c->out_off == end) {
         g_string_erase(c->out, 0, (gssize)c->out_off);
         c->out_off = 0;
@@ -789,6 +844,7 @@ void conn_free(Conn *c)
         return;
     g_return_if_fail(!c->freed);
     c->freed = TRUE;
+    g_slist_free_full(g_steal_pointer(&c->sent_waiters), sent_waiter_drop);
     conn_release_fd(c);
     c->state = CONN_ST_CLOSED;
     clear_source(&c->source);
@@ -810,6 +866,7 @@ void conn_write(Conn *c, const char *buf, gsize len)
     if (len == 0 || c->fd < 0 || c->state >= CONN_ST_CLOSING)
         return; /* nothing more goes out once closing started */
     g_string_append_len(c->out, buf, (gssize)len);
+    c->queued_total += len;
     if (c->out->len - c->out_off > c->max_outbuf) {
         conn_finish(c,
                     g_error_new(CONN_ERROR, CONN_ERROR_OVERFLOW,

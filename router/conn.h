@@ -41,6 +41,12 @@ void conn_flush(Conn *c);
 /* Flush what is queued, then shut the connection down (TLS close_notify, then close).
  * on_closed is called when done (err NULL). Reading stops at once. */
 void conn_close(Conn *c);
+/* Bytes queued so far (a mark for conn_when_sent). */
+guint64 conn_queued_mark(const Conn *c);
+/* Call fn(ud) once every byte queued up to mark was handed to the kernel (at once when it
+ * already was). When the connection ends first, fn is never called; destroy(ud) always is. */
+void conn_when_sent(Conn *c, guint64 mark, void (*fn)(gpointer ud), gpointer ud,
+                    GDestroyNotify destroy);
 /* Pause/resume reading (flow control). */
 void conn_pause_reading(Conn *c, gboolean paused);
 

@@ -28,6 +28,7 @@ struct Stream {
     char *lang;
     gboolean header_sent;
     gboolean closed_notified;
+    gboolean ending_notified;
     guint deadline_src;
     StreamErr deadline_err;
     guint close_src;
@@ -63,6 +64,17 @@ static void stream_new_parser(Stream *s)
     s->header_sent = FALSE;
 }
 
+/* Enter CLOSING and tell the owner once (it stops routing to this stream at once). */
+static void stream_set_closing(Stream *s)
+{
+    s->state = STREAM_STATE_CLOSING;
+    if (s->ending_notified)
+        return;
+    s->ending_notified = TRUE;
+    if (s->kind->on_ending)
+        s->kind->on_ending(s);
+}
+
 static gboolean closed_idle_cb(gpointer data)
 {
     Stream *s = data;
@@ -78,6 +90,7 @@ static void stream_notify_closed(Stream *s)
     if (s->closed_notified)
         return;
     s->closed_notified = TRUE;
+    stream_set_closing(s);
     s->state = STREAM_STATE_CLOSED;
     s->closed_idle = g_idle_add_full(G_PRIORITY_HIGH, closed_idle_cb, s, NULL);
 }
@@ -324,7 +337,7 @@ static void parser_stream_close(gpointer ud)
     Stream *s = ud;
     if (s->state == STREAM_STATE_OPEN)
         conn_write_str(s->conn, "</stream:stream>");
-    s->state = STREAM_STATE_CLOSING;
+    stream_set_closing(s);
     xml_parser_stop(s->parser);
     conn_close(s->conn);
 }
@@ -414,7 +427,7 @@ void stream_error(Stream *s, StreamErr err, const char *text)
     g_debug("%s stream %s from %s: stream error %s%s%s", s->kind->name, s->id,
             conn_peer_addr(s->conn), stream_err_condition(err), text ? ": " : "",
             text ? text : "");
-    s->state = STREAM_STATE_CLOSING;
+    stream_set_closing(s);
     xml_parser_stop(s->parser);
     conn_close(s->conn);
 }
@@ -434,7 +447,7 @@ void stream_close(Stream *s)
     if (!s->header_sent)
         send_header(s);
     conn_write_str(s->conn, "</stream:stream>");
-    s->state = STREAM_STATE_CLOSING;
+    stream_set_closing(s);
     xml_parser_stop(s->parser);
     s->close_src = g_timeout_add_seconds(STREAM_CLOSE_TIMEOUT, close_timeout_cb, s);
 }

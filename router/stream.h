@@ -29,6 +29,9 @@ typedef struct {
     void (*features)(Stream *s, XmlNode *features);
     /* One top-level element of the stream. transfer full. */
     void (*on_element)(Stream *s, XmlNode *el);
+    /* The stream is ending (peer's </stream:stream>, a stream error, EOF): nothing more is
+     * processed; the owner stops routing to it now, before the TCP close. Once; may be NULL. */
+    void (*on_ending)(Stream *s);
     /* TLS is up (before the stream restart). May be NULL. */
     void (*on_tls_ready)(Stream *s);
     /* The connection is gone (after an error, a close, or EOF); the owner frees the stream

@@ -181,6 +181,10 @@ gboolean account_exists(Store *s, const char *bare)
     return TRUE;
 }
 
+/* Every map that holds per-account data (owner = the bare JID). */
+const char *const account_data_maps[] = {"roster", "offline", "vcard", "private", "blocklist",
+                                         "lastactivity", NULL};
+
 gboolean account_delete(Store *s, const char *bare, GError **error)
 {
     GError *local = NULL;
@@ -196,6 +200,11 @@ gboolean account_delete(Store *s, const char *bare, GError **error)
         return FALSE;
     }
     g_bytes_unref(rec);
+    /* The user's data goes first, the credentials last: a crash in between leaves an
+     * account that can still log in, never data a re-created account would inherit. */
+    for (guint i = 0; account_data_maps[i]; i++)
+        if (!store_map_delete_owner(s, account_data_maps[i], bare, error))
+            return FALSE;
     /* Two deleters racing both succeed; that is harmless. Every key of the account goes. */
     return store_map_delete_owner(s, ACCOUNTS_MAP, bare, error);
 }

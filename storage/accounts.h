@@ -28,7 +28,9 @@ gboolean account_creds_verify_password(const AccountCreds *c, const char *passwo
 gboolean account_create(Store *s, const char *bare, const char *password, GError **error);
 gboolean account_set_password(Store *s, const char *bare, const char *password,
                               GError **error);
-gboolean account_delete(Store *s, const char *bare, GError **error); /* NOT_FOUND if none */
+/* Removes the credentials and every per-account map below; NOT_FOUND if none. */
+gboolean account_delete(Store *s, const char *bare, GError **error);
+extern const char *const account_data_maps[];
 gboolean account_exists(Store *s, const char *bare);
 /* FALSE (no error) when the account does not exist. */
 gboolean account_get_creds(Store *s, const char *bare, AccountCreds *out, GError **error);

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* storage/offline.c — the "offline" map: key = time-ordered sequence, value = stanza XML */
+#include "storage/offline.h"
+
+#define OFFLINE_MAP "offline"
+
+/* 16 hex digits of microseconds + 8 of a counter: byte order = arrival order. */
+static char *next_key(void)
+{
+    static guint64 last_us;
+    static guint32 seq;
+    guint64 now = (guint64)g_get_real_time();
+    if (now <= last_us) {
+        now = last_us;
+        seq++;
+    } else {
+        seq = 0;
+    }
+    last_us = now;
+    return g_strdup_printf("%016" G_GINT64_MODIFIER "x%08x", now, seq);
+}
+
+static gboolean count_cb(const char *key, const void *val, gsize len, gpointer ud)
+{
+    (*(guint *)ud)++;
+    return TRUE;
+}
+
+guint offline_count(Store *s, const char *user, GError **error)
+{
+    guint n = 0;
+    store_map_foreach(s, OFFLINE_MAP, user, count_cb, &n, error);
+    return n;
+}
+
+gboolean offline_store(Store *s, const char *user, const char *xml, gsize len, guint quota,
+                       GError **error)
+{
+    GError *e = NULL;
+    guint n = offline_count(s, user, &e);
+    if (e) {
+        g_propagate_error(error, e);
+        return FALSE;
+    }
+    if (n >= quota) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_FULL, "%s has %u offline messages (quota)",
+                    user, n);
+        return FALSE;
+    }
+    g_autofree char *key = next_key();
+    return store_map_add(s, OFFLINE_MAP, user, key, xml, len, error);
+}
+
+typedef struct {
+    OfflineFunc fn;
+    gpointer ud;
+} ForeachCtx;
+
+static gboolean foreach_cb(const char *key, const void *val, gsize len, gpointer ud)
+{
+    ForeachCtx *c = ud;
+    return c->fn(key, val, len, c->ud);
+}
+
+gboolean offline_foreach(Store *s, const char *user, OfflineFunc fn, gpointer ud,
+                         GError **error)
+{
+    ForeachCtx c = {fn, ud};
+    return store_map_foreach(s, OFFLINE_MAP, user, foreach_cb, &c, error);
+}
+
+gboolean offline_delete(Store *s, const char *user, const char *key, GError **error)
+{
+    return store_map_delete(s, OFFLINE_MAP, user, key, error);
+}
+
+gboolean offline_delete_user(Store *s, const char *user, GError **error)
+{
+    return store_map_delete_owner(s, OFFLINE_MAP, user, error);
+}
