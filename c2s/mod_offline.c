@@ -12,8 +12,72 @@
 
 static Server *server;
 
-/* RFC 6121 §8.5.2.2.1 / XEP-0160 §3: normal and chat only; the commit is synced before we
- * count the message as accepted, so a crash after this point loses nothing. */
+/* Messages waiting for the group commit of this main-loop iteration. */
+typedef struct {
+    Stanza *st; /* ref */
+    char *user;
+    char *key;
+    char *xml;
+} Pending;
+
+static GPtrArray *pending;     /* Pending* */
+static guint commit_src;
+static GHashTable *counts;     /* user -> guint count of stored messages (cache) */
+
+static void pending_free(gpointer p)
+{
+    Pending *m = p;
+    stanza_unref(m->st);
+    g_free(m->user);
+    g_free(m->key);
+    g_free(m->xml);
+    g_free(m);
+}
+
+/* Stored + waiting messages of user; the stored count is read once, then kept. */
+static guint *user_count(const char *user)
+{
+    guint *n = g_hash_table_lookup(counts, user);
+    if (!n) {
+        n = g_new(guint, 1);
+        *n = offline_count(server->store, user, NULL);
+        g_hash_table_insert(counts, g_strdup(user), n);
+    }
+    return n;
+}
+
+/* One transaction and one sync for every message of the iteration (group commit); only
+ * then do they count as accepted. A failed commit bounces each of them, never a drop. */
+static gboolean commit_cb(gpointer data)
+{
+    commit_src = 0;
+    g_autoptr(GPtrArray) batch = g_steal_pointer(&pending);
+    pending = g_ptr_array_new_with_free_func(pending_free);
+    g_autoptr(StoreBatch) b = store_batch_new();
+    for (guint i = 0; i < batch->len; i++) {
+        Pending *m = g_ptr_array_index(batch, i);
+        offline_batch_add(b, m->user, m->key, m->xml, strlen(m->xml));
+    }
+    g_autoptr(GError) err = NULL;
+    if (!store_batch_commit(server->store, b, &err)) {
+        g_warning("offline: cannot store %u messages: %s", batch->len, err->message);
+        for (guint i = 0; i < batch->len; i++) {
+            Pending *m = g_ptr_array_index(batch, i);
+            router_bounce(m->st, STANZA_ERR_INTERNAL_SERVER_ERROR, "could not store it");
+        }
+        g_hash_table_remove_all(counts);
+        return G_SOURCE_REMOVE;
+    }
+    for (guint i = 0; i < batch->len; i++) {
+        Pending *m = g_ptr_array_index(batch, i);
+        StanzaEvent stored = {m->st, NULL};
+        hook_fire("message/offline-stored", &stored);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* RFC 6121 §8.5.2.2.1 / XEP-0160 §3: normal and chat only; committed (synced) before the
+ * message counts as accepted, so a crash after that point loses nothing. */
 static HookResult on_offline(const char *event, gpointer data, gpointer ud)
 {
     StanzaEvent *ev = data;
@@ -22,79 +86,100 @@ static HookResult on_offline(const char *event, gpointer data, gpointer ud)
     if (strcmp(type, "normal") && strcmp(type, "chat"))
         return HOOK_PASS;
     g_autoptr(Jid) user = jid_to_bare(st->to);
+    guint *count = user_count(jid_bare(user));
+    guint quota = config_get_int(server->config, "limits", "offline_quota");
+    if (*count >= quota) {
+        router_bounce(st, STANZA_ERR_RESOURCE_CONSTRAINT,
+                      "the recipient's offline storage is full");
+        return HOOK_HANDLED;
+    }
     g_autoptr(XmlNode) copy = xml_node_copy(st->el);
     if (!xml_node_child(copy, NS_DELAY, "delay")) { /* XEP-0203 */
         XmlNode *delay = xml_node_add_child(copy, NS_DELAY, "delay");
         xml_node_set_attr(delay, "from", jid_domain(st->to));
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
-        /* %f gives microseconds; XEP-0082 allows any fraction */
         xml_node_set_attr(delay, "stamp", stamp);
         xml_node_add_text(delay, "Offline Storage", -1);
     }
-    g_autofree char *xml = xml_node_to_string(copy);
-    g_autoptr(GError) err = NULL;
-    guint quota = config_get_int(server->config, "limits", "offline_quota");
-    if (!offline_store(server->store, jid_bare(user), xml, strlen(xml), quota, &err)) {
-        if (g_error_matches(err, STORE_ERROR, STORE_ERROR_FULL)) {
-            router_bounce(st, STANZA_ERR_RESOURCE_CONSTRAINT,
-                          "the recipient's offline storage is full");
-        } else {
-            g_warning("offline: cannot store a message for %s: %s", jid_bare(user),
-                      err->message);
-            router_bounce(st, STANZA_ERR_INTERNAL_SERVER_ERROR, "could not store the message");
-        }
-        return HOOK_HANDLED;
-    }
-    StanzaEvent stored = {st, NULL};
-    hook_fire("message/offline-stored", &stored);
+    Pending *m = g_new0(Pending, 1);
+    m->st = stanza_ref(st);
+    m->user = g_strdup(jid_bare(user));
+    m->key = offline_new_key();
+    m->xml = xml_node_to_string(copy);
+    g_ptr_array_add(pending, m);
+    (*count)++;
+    if (!commit_src) /* before this iteration's output: G_PRIORITY_HIGH */
+        commit_src = g_idle_add_full(G_PRIORITY_HIGH, commit_cb, NULL, NULL);
     return HOOK_HANDLED;
 }
 
+/* Offline messages go out in chunks that fit the outbound buffer; a chunk leaves storage
+ * once all its bytes reached the kernel, then the next chunk is read (oldest first). */
 typedef struct {
+    C2sSession *cs; /* valid while its connection lives (conn_when_sent guarantees it) */
     char *user;
-    GPtrArray *keys;
-} Delivered;
+    GPtrArray *keys; /* the chunk in flight */
+    gsize budget;
+    gsize bytes;
+} Flush;
 
-static void delivered_free(gpointer p)
+static void flush_free(gpointer p)
 {
-    Delivered *d = p;
-    g_free(d->user);
-    g_ptr_array_unref(d->keys);
-    g_free(d);
+    Flush *f = p;
+    g_free(f->user);
+    g_ptr_array_unref(f->keys);
+    g_free(f);
 }
-
-/* Every byte of the messages reached the kernel: now they may leave storage. */
-static void delivered_sent(gpointer p)
-{
-    Delivered *d = p;
-    for (guint i = 0; i < d->keys->len; i++) {
-        g_autoptr(GError) err = NULL;
-        if (!offline_delete(server->store, d->user, g_ptr_array_index(d->keys, i), &err))
-            g_warning("offline: cannot remove a delivered message of %s: %s", d->user,
-                      err->message);
-    }
-}
-
-typedef struct {
-    C2sSession *cs;
-    GPtrArray *keys;
-} FlushCtx;
 
 static gboolean flush_one(const char *key, const char *xml, gsize len, gpointer ud)
 {
-    FlushCtx *f = ud;
+    Flush *f = ud;
+    if (f->keys->len > 0 && f->bytes + len > f->budget)
+        return FALSE; /* the rest waits for the next chunk */
     g_autoptr(GError) err = NULL;
     g_autoptr(XmlNode) el = xml_parse_fragment(xml, len, &err); /* the restricted parser */
-    if (!el) {
-        g_warning("offline: dropping a corrupt stored message %s of %s: %s", key,
-                  jid_bare(f->cs->jid), err->message);
-        g_ptr_array_add(f->keys, g_strdup(key));
-        return TRUE;
-    }
-    stream_send(f->cs->stream, el);
+    if (!el)
+        g_warning("offline: dropping a corrupt stored message %s of %s: %s", key, f->user,
+                  err->message);
+    else
+        stream_send(f->cs->stream, el);
     g_ptr_array_add(f->keys, g_strdup(key));
+    f->bytes += len;
     return TRUE;
+}
+
+static void flush_chunk(Flush *f);
+
+static void chunk_sent(gpointer p)
+{
+    Flush *f = p;
+    for (guint i = 0; i < f->keys->len; i++) {
+        g_autoptr(GError) err = NULL;
+        if (!offline_delete(server->store, f->user, g_ptr_array_index(f->keys, i), &err))
+            g_warning("offline: cannot remove a delivered message of %s: %s", f->user,
+                      err->message);
+    }
+    g_hash_table_remove(counts, f->user);
+    Flush *next = g_new0(Flush, 1);
+    next->cs = f->cs;
+    next->user = g_strdup(f->user);
+    next->keys = g_ptr_array_new_with_free_func(g_free);
+    next->budget = f->budget;
+    flush_chunk(next);
+}
+
+static void flush_chunk(Flush *f)
+{
+    g_autoptr(GError) err = NULL;
+    if (!offline_foreach(server->store, f->user, flush_one, f, &err))
+        g_warning("offline: cannot read messages of %s: %s", f->user, err->message);
+    if (f->keys->len == 0) {
+        flush_free(f);
+        return;
+    }
+    Conn *c = stream_conn(f->cs->stream);
+    conn_when_sent(c, conn_queued_mark(c), chunk_sent, f, flush_free);
 }
 
 /* XEP-0160 §3: at available presence with non-negative priority, oldest first. */
@@ -105,25 +190,24 @@ static HookResult on_available(const char *event, gpointer data, gpointer ud)
     if (!cs || cs->offline_sent || cs->priority < 0)
         return HOOK_PASS;
     cs->offline_sent = TRUE;
-    FlushCtx f = {cs, g_ptr_array_new_with_free_func(g_free)};
-    g_autoptr(GError) err = NULL;
-    if (!offline_foreach(server->store, jid_bare(cs->jid), flush_one, &f, &err))
-        g_warning("offline: cannot read messages of %s: %s", jid_bare(cs->jid), err->message);
-    if (f.keys->len == 0) {
-        g_ptr_array_unref(f.keys);
-        return HOOK_PASS;
+    if (commit_src) { /* messages of this very iteration must not be left behind */
+        g_source_remove(commit_src);
+        commit_cb(NULL);
     }
-    Delivered *d = g_new0(Delivered, 1);
-    d->user = g_strdup(jid_bare(cs->jid));
-    d->keys = f.keys;
-    Conn *c = stream_conn(cs->stream);
-    conn_when_sent(c, conn_queued_mark(c), delivered_sent, d, delivered_free);
+    Flush *f = g_new0(Flush, 1);
+    f->cs = cs;
+    f->user = g_strdup(jid_bare(cs->jid));
+    f->keys = g_ptr_array_new_with_free_func(g_free);
+    f->budget = MAX(server->outbuf_size / 4, 16384);
+    flush_chunk(f);
     return HOOK_PASS;
 }
 
 static gboolean offline_init(Server *srv, GError **error)
 {
     server = srv;
+    pending = g_ptr_array_new_with_free_func(pending_free);
+    counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     hook_add("message/offline", 0, on_offline, NULL);
     hook_add("presence/initial", 0, on_available, NULL);
     hook_add("presence/update", 0, on_available, NULL);
@@ -133,6 +217,12 @@ static gboolean offline_init(Server *srv, GError **error)
 
 static void offline_fini(void)
 {
+    if (commit_src) { /* shutdown: what was accepted gets written */
+        g_source_remove(commit_src);
+        commit_cb(NULL);
+    }
+    g_clear_pointer(&pending, g_ptr_array_unref);
+    g_clear_pointer(&counts, g_hash_table_destroy);
     hook_remove("message/offline", on_offline, NULL);
     hook_remove("presence/initial", on_available, NULL);
     hook_remove("presence/update", on_available, NULL);

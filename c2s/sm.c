@@ -222,6 +222,9 @@ static void deliver_local(Stanza *st, C2sSession *origin)
             router_bounce(st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
         return;
     }
+    StanzaEvent ev = {st, origin};
+    if (hook_fire("stanza/to-user", &ev) == HOOK_HANDLED)
+        return; /* a filter (e.g. blocking, XEP-0191) took it */
     if (st->kind == STANZA_KIND_PRESENCE && presence_inbound(st))
         return; /* subscriptions and probes (RFC 6121 §3, §4.3) */
     if (!jid_resource(st->to)) {

@@ -5,7 +5,7 @@
 #define OFFLINE_MAP "offline"
 
 /* 16 hex digits of microseconds + 8 of a counter: byte order = arrival order. */
-static char *next_key(void)
+char *offline_new_key(void)
 {
     static guint64 last_us;
     static guint32 seq;
@@ -47,7 +47,7 @@ gboolean offline_store(Store *s, const char *user, const char *xml, gsize len, g
                     user, n);
         return FALSE;
     }
-    g_autofree char *key = next_key();
+    g_autofree char *key = offline_new_key();
     return store_map_add(s, OFFLINE_MAP, user, key, xml, len, error);
 }
 
@@ -77,4 +77,10 @@ gboolean offline_delete(Store *s, const char *user, const char *key, GError **er
 gboolean offline_delete_user(Store *s, const char *user, GError **error)
 {
     return store_map_delete_owner(s, OFFLINE_MAP, user, error);
+}
+
+void offline_batch_add(StoreBatch *b, const char *user, const char *key, const char *xml,
+                       gsize len)
+{
+    store_batch_set(b, OFFLINE_MAP, user, key, xml, len);
 }

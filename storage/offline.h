@@ -9,6 +9,10 @@
  * has `quota` messages. The commit is synced before this returns (durable). */
 gboolean offline_store(Store *s, const char *user, const char *xml, gsize len, guint quota,
                        GError **error);
+/* Group commit: a key in arrival order, and a write into a batch (store_batch_commit). */
+char *offline_new_key(void);
+void offline_batch_add(StoreBatch *b, const char *user, const char *key, const char *xml,
+                       gsize len);
 guint offline_count(Store *s, const char *user, GError **error);
 /* Visit messages oldest first: key (pass to offline_delete) and the serialized stanza. */
 typedef gboolean (*OfflineFunc)(const char *key, const char *xml, gsize len, gpointer ud);

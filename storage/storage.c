@@ -572,6 +572,90 @@ gboolean store_map_replace(Store *s, const char *map, const char *owner, const c
     return store_map_put(s, map, owner, key, val, len, PUT_REPLACE, error);
 }
 
+/* --- batches: several writes, one transaction, one sync (group commit) --- */
+
+typedef struct {
+    char *map, *owner, *key;
+    GBytes *val;
+    MDB_dbi dbi;
+} BatchOp;
+
+struct StoreBatch {
+    GPtrArray *ops;
+};
+
+static void batch_op_free(gpointer p)
+{
+    BatchOp *op = p;
+    g_free(op->map);
+    g_free(op->owner);
+    g_free(op->key);
+    g_bytes_unref(op->val);
+    g_free(op);
+}
+
+StoreBatch *store_batch_new(void)
+{
+    StoreBatch *b = g_new0(StoreBatch, 1);
+    b->ops = g_ptr_array_new_with_free_func(batch_op_free);
+    return b;
+}
+
+void store_batch_free(StoreBatch *b)
+{
+    if (!b)
+        return;
+    g_ptr_array_unref(b->ops);
+    g_free(b);
+}
+
+void store_batch_set(StoreBatch *b, const char *map, const char *owner, const char *key,
+                     const void *val, gsize len)
+{
+    BatchOp *op = g_new0(BatchOp, 1);
+    op->map = g_strdup(map);
+    op->owner = g_strdup(owner);
+    op->key = g_strdup(key);
+    op->val = g_bytes_new(val, len);
+    g_ptr_array_add(b->ops, op);
+}
+
+guint store_batch_len(const StoreBatch *b)
+{
+    return b->ops->len;
+}
+
+static int batch_txn(Store *s, MDB_txn *txn, gpointer ud, GError **error)
+{
+    StoreBatch *b = ud;
+    for (guint i = 0; i < b->ops->len; i++) {
+        BatchOp *op = g_ptr_array_index(b->ops, i);
+        gsize len;
+        const void *val = g_bytes_get_data(op->val, &len);
+        PutOp put = {.map = op->map, .owner = op->owner, .key = op->key, .val = val,
+                     .len = len, .mode = PUT_SET, .dbi = op->dbi};
+        key_init(&put.k, op->owner, op->key);
+        int rc = put_txn(s, txn, &put, error);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    return MDB_SUCCESS;
+}
+
+gboolean store_batch_commit(Store *s, StoreBatch *b, GError **error)
+{
+    if (b->ops->len == 0)
+        return TRUE;
+    for (guint i = 0; i < b->ops->len; i++) { /* DBIs are opened outside the write txn */
+        BatchOp *op = g_ptr_array_index(b->ops, i);
+        gboolean found;
+        g_return_val_if_fail(strlen(op->owner) <= G_MAXUINT32, FALSE);
+        if (!map_dbi(s, op->map, TRUE, &op->dbi, &found, error))
+            return FALSE;
+    }
+    return store_txn(s, TRUE, batch_txn, b, "batch", error);
+}
+
 typedef struct {
     const char *map;
     MDB_dbi dbi;

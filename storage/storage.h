@@ -48,6 +48,17 @@ gboolean store_map_delete_owner(Store *s, const char *map, const char *owner, GE
 typedef gboolean (*StoreMapFunc)(const char *key, const void *val, gsize len, gpointer ud);
 gboolean store_map_foreach(Store *s, const char *map, const char *owner, StoreMapFunc fn,
                            gpointer ud, GError **error);
+/* Group commit: several writes in one transaction with one sync. Values are copied. */
+typedef struct StoreBatch StoreBatch;
+StoreBatch *store_batch_new(void);
+void store_batch_free(StoreBatch *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreBatch, store_batch_free)
+void store_batch_set(StoreBatch *b, const char *map, const char *owner, const char *key,
+                     const void *val, gsize len);
+guint store_batch_len(const StoreBatch *b);
+/* All or nothing; durable (synced) when it returns TRUE. */
+gboolean store_batch_commit(Store *s, StoreBatch *b, GError **error);
+
 /* Visit every owner that has at least one key in map (e.g. list accounts). */
 typedef gboolean (*StoreOwnerFunc)(const char *owner, gpointer ud);
 gboolean store_map_foreach_owner(Store *s, const char *map, StoreOwnerFunc fn, gpointer ud,

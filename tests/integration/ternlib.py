@@ -142,6 +142,8 @@ def run_tests(tests, setup=None, teardown=None):
     tap = Tap()
     tap.plan(len(tests))
     ctx = None
+    # a SIGTERM (make, a CI timeout) unwinds through the finally below: our ternds stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         if setup:
             try:
@@ -161,6 +163,8 @@ def run_tests(tests, setup=None, teardown=None):
                 teardown(ctx)
             except Exception:  # noqa: BLE001
                 tap.diag("teardown failed:\n" + traceback.format_exc())
+        for t in list(LIVE_TERNDS):  # e.g. started by a setup() that failed later
+            t.cleanup()
     sys.exit(tap.finish())
 
 
@@ -198,6 +202,9 @@ def write_config(path, sections):
                 if v is not None:
                     f.write("%s = %s\n" % (k, _conf_value(v)))
             f.write("\n")
+
+
+LIVE_TERNDS = []  # every Ternd not yet cleaned up; run_tests() stops what is left
 
 
 class Ternd:
@@ -245,6 +252,7 @@ class Ternd:
         self.proc = None
         self._logf = None
         self.returncode = None
+        LIVE_TERNDS.append(self)
 
     # -- lifecycle
     def start(self):
@@ -304,6 +312,8 @@ class Ternd:
 
     def cleanup(self):
         self.stop()
+        if self in LIVE_TERNDS:
+            LIVE_TERNDS.remove(self)
         if os.environ.get("TERN_KEEP_TMP"):
             print("# kept %s" % self.dir, flush=True)
         else:
@@ -581,8 +591,7 @@ class RawClient:
             except StreamClosed:
                 break
             except xml.parsers.expat.ExpatError:
-                self.raw += b""  # garbage after the end: keep reading until EOF
-                self.reader = StreamReader()
+                self.reader = StreamReader()  # bytes after the stream's end: read on to EOF
         return True
 
     def stream_error(self, timeout=None):

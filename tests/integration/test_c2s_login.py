@@ -8,9 +8,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (NS_BIND, NS_CLIENT, NS_DISCO_INFO, NS_PING, NS_SASL, NS_VERSION,  # noqa: E402
+from ternlib import (NS_BIND, NS_DISCO_INFO, NS_PING, NS_SASL, NS_VERSION,  # noqa: E402
                      SlixLoop, Ternd, check, error_condition, q, register, run_tests,
-                     sasl_condition, to_str)
+                     sasl_condition)
 
 ALICE = ("alice", "wonder-land 1")
 BOB = ("bob", "builder,=2")  # ',' and '=' exercise SCRAM and form escaping
@@ -43,6 +43,34 @@ def login(ctx, user, mech, direct_tls=False, resource=None, password=None):
     j = jid(user) + ("/" + resource if resource else "")
     port = ctx.t.tls_port if direct_tls else ctx.t.port
     return ctx.slix.client(j, password or user[1], port, mech=mech, direct_tls=direct_tls)
+
+
+def test_stream_features(ctx):
+    with ctx.t.client() as c:
+        f = c.open_stream()
+        a = c.stream_attrs
+        check(a["tag"] == q("http://etherx.jabber.org/streams", "stream"), "root %s" % a)
+        check(a.get("from") == "localhost", "stream header from=%r" % a.get("from"))
+        check(a.get("id"), "stream header without id: %s" % a)
+        check(a.get("version") == "1.0", "stream header version=%r" % a.get("version"))
+        tls = f.find(q("urn:ietf:params:xml:ns:xmpp-tls", "starttls"))
+        check(tls is not None and tls.find(q("urn:ietf:params:xml:ns:xmpp-tls", "required"))
+              is not None, "require_tls: <starttls><required/> expected", f)
+        check("PLAIN" not in c.mechanisms(), "PLAIN offered before TLS", f)
+        f = c.starttls()
+        check(c.stream_attrs.get("id") and c.stream_attrs.get("id") != a.get("id"),
+              "stream id not renewed after STARTTLS: %s" % c.stream_attrs)
+        check(f.find(q("urn:ietf:params:xml:ns:xmpp-tls", "starttls")) is None,
+              "<starttls/> offered again on TLS", f)
+        mechs = c.mechanisms()
+        for m in ("SCRAM-SHA-1", "SCRAM-SHA-256", "PLAIN"):
+            check(m in mechs, "%s not offered after STARTTLS: %s" % (m, mechs), f)
+    with ctx.t.tls_client() as c:
+        f = c.open_stream()
+        check(f.find(q("urn:ietf:params:xml:ns:xmpp-tls", "starttls")) is None,
+              "<starttls/> offered on direct TLS", f)
+        check("PLAIN" in c.mechanisms() and "SCRAM-SHA-256" in c.mechanisms(),
+              "direct TLS mechanisms: %s" % c.mechanisms(), f)
 
 
 def test_register(ctx):
@@ -216,6 +244,7 @@ def test_ternctl_account_login(ctx):
 
 
 TESTS = [
+    ("stream header and features before and after TLS", test_stream_features),
     ("XEP-0077 registration of two accounts after STARTTLS", test_register),
     ("duplicate registration gets <conflict/>", test_register_conflict),
     ("slixmpp SCRAM-SHA-1 over STARTTLS", test_scram_sha1_starttls),
