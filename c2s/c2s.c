@@ -7,6 +7,7 @@
 
 #include "c2s/modules.h"
 #include "c2s/sm.h"
+#include "c2s/streammgmt.h"
 #include "router/conn.h"
 #include "router/router.h"
 
@@ -81,6 +82,7 @@ static void accept_direct_tls_cb(int fd, const struct sockaddr *addr, socklen_t 
 static void session_free(C2sSession *cs)
 {
     g_queue_unlink(&sessions, &cs->link);
+    g_free(cs->sm_id);
     if (cs->delay_src)
         g_source_remove(cs->delay_src);
     sasl_session_clear(cs);
@@ -95,20 +97,43 @@ static void session_free(C2sSession *cs)
     g_free(cs);
 }
 
-/* The session ends as soon as its stream does: presence goes out now (RFC 6121 §4.6). */
+/* The session ends as soon as its stream does: presence goes out now (RFC 6121 §4.6),
+ * unless the connection broke and the client can resume it (XEP-0198). */
 static void c2s_on_ending(Stream *s)
 {
     C2sSession *cs = stream_owner(s);
-    if (cs->state == C2S_STATE_BOUND)
-        sm_unbind(cs);
+    if (!cs) /* a stream whose session moved on (resumed elsewhere) */
+        return;
+    if (cs->state != C2S_STATE_BOUND)
+        return;
+    if (stream_end_reason(s) == STREAM_END_BROKEN && smgmt_hibernate(cs))
+        return;
+    smgmt_session_end(cs);
 }
 
 static void c2s_on_closed(Stream *s)
 {
     C2sSession *cs = stream_owner(s);
-    if (cs->state == C2S_STATE_BOUND)
-        sm_unbind(cs);
+    if (!cs) {
+        stream_free(s);
+        return;
+    }
+    if (cs->sm_hibernating) { /* the session lives on without a stream */
+        stream_free(s);
+        cs->stream = NULL;
+        return;
+    }
+    smgmt_session_end(cs);
     session_free(cs);
+}
+
+void c2s_session_end(C2sSession *cs)
+{
+    smgmt_session_end(cs);
+    if (cs->stream)
+        stream_close(cs->stream); /* freed when its connection is gone */
+    else
+        session_free(cs);
 }
 
 static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const char *version,
@@ -166,6 +191,7 @@ static void c2s_features(Stream *s, XmlNode *features)
         xml_node_add_child(sess, NULL, "optional"); /* RFC 3921 compat, draft-cridland */
         xml_node_add_child(features, "urn:xmpp:features:rosterver", "ver"); /* RFC 6121 §2.6 */
         xml_node_add_child(features, "urn:xmpp:features:pre-approval", "sub"); /* §3.4 */
+        smgmt_features(cs, features); /* XEP-0198 */
         break;
     }
     case C2S_STATE_BOUND:
@@ -173,9 +199,17 @@ static void c2s_features(Stream *s, XmlNode *features)
     }
 }
 
+void c2s_send_el(C2sSession *cs, const XmlNode *el)
+{
+    if (cs->sm_enabled && !smgmt_track(cs, el, NULL, NULL, NULL, FALSE))
+        return;
+    if (cs->stream)
+        stream_send(cs->stream, el);
+}
+
 void c2s_session_send(C2sSession *cs, const Stanza *st)
 {
-    stream_send_stanza(cs->stream, st);
+    c2s_send_el(cs, st->el);
 }
 
 static void send_iq_error(C2sSession *cs, Stanza *st, StanzaErr err, const char *text)
@@ -285,6 +319,7 @@ static void handle_bound(C2sSession *cs, XmlNode *el)
             c2s_session_send(cs, reply);
         return;
     }
+    smgmt_inbound(cs);
     if (is_ping_reply(cs, st)) {
         stanza_unref(st);
         return;
@@ -295,6 +330,10 @@ static void handle_bound(C2sSession *cs, XmlNode *el)
 static void c2s_on_element(Stream *s, XmlNode *el)
 {
     C2sSession *cs = stream_owner(s);
+    if (!cs) {
+        xml_node_free(el);
+        return;
+    }
     if (!strcmp(el->ns, XML_NS_STREAMS)) { /* e.g. a stream error from the client */
         xml_node_free(el);
         return;
@@ -331,10 +370,17 @@ static void c2s_on_element(Stream *s, XmlNode *el)
         stream_error(s, STREAM_ERR_NOT_AUTHORIZED, "authenticate first");
         return;
     case C2S_STATE_AUTHED:
-        handle_authed(cs, el);
-        return;
     case C2S_STATE_BOUND:
-        handle_bound(cs, el);
+        if (!strcmp(el->ns, NS_SM)) { /* XEP-0198 nonzas, counted by nobody */
+            C2sSession *owner = smgmt_handle(cs, el);
+            if (owner != cs) /* resumed: the stream now belongs to the old session */
+                session_free(cs);
+            return;
+        }
+        if (cs->state == C2S_STATE_AUTHED)
+            handle_authed(cs, el);
+        else
+            handle_bound(cs, el);
         return;
     }
 }
@@ -345,7 +391,8 @@ static gboolean keepalive_cb(gpointer data)
     gint64 now = g_get_monotonic_time();
     for (GList *l = sessions.head; l; l = l->next) {
         C2sSession *cs = l->data;
-        if (cs->state != C2S_STATE_BOUND || stream_state(cs->stream) != STREAM_STATE_OPEN)
+        if (cs->state != C2S_STATE_BOUND || !cs->stream ||
+            stream_state(cs->stream) != STREAM_STATE_OPEN)
             continue;
         gint64 idle = now - conn_last_activity(stream_conn(cs->stream));
         if (cs->ping_id) {
@@ -363,7 +410,7 @@ static gboolean keepalive_cb(gpointer data)
         xml_node_set_attr(iq, "from", cs->domain);
         xml_node_set_attr(iq, "to", jid_full(cs->jid));
         xml_node_add_child(iq, NS_PING, "ping");
-        stream_send(cs->stream, iq);
+        c2s_send_el(cs, iq);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -387,6 +434,7 @@ gboolean c2s_init(Server *srv, GError **error)
                   i == 0 ? "STARTTLS" : "direct TLS", listener_port(l));
     }
     keepalive_src = g_timeout_add_seconds(1, keepalive_cb, NULL);
+    smgmt_init(srv);
     return TRUE;
 }
 
@@ -395,13 +443,19 @@ void c2s_fini(void)
     if (keepalive_src)
         g_source_remove(keepalive_src);
     keepalive_src = 0;
+    smgmt_fini();
 }
 
 guint c2s_close_all(StreamErr err, const char *text)
 {
     guint n = 0;
-    for (GList *l = sessions.head; l; l = l->next) {
+    for (GList *l = sessions.head, *next; l; l = next) {
         C2sSession *cs = l->data;
+        next = l->next;
+        if (!cs->stream) { /* hibernating: ends now, its unacked messages go offline */
+            c2s_session_end(cs);
+            continue;
+        }
         if (stream_state(cs->stream) != STREAM_STATE_CLOSED) {
             stream_error(cs->stream, err, text);
             n++;

@@ -37,13 +37,25 @@ struct C2sSession {
     /* keepalive (XEP-0199) */
     char *ping_id;
     gint64 ping_sent;
+    /* XEP-0198 stream management (c2s/streammgmt.c) */
+    gboolean sm_enabled, sm_resumable, sm_hibernating;
+    char *sm_id;          /* resumption id */
+    guint32 sm_h_in;      /* stanzas handled from the client */
+    guint32 sm_h_acked;   /* our stanzas the client acknowledged */
+    GQueue sm_unacked;    /* SmItem*, oldest first */
+    guint sm_timer;       /* resumption timeout while hibernating */
+    guint sm_since_r;     /* stanzas sent since our last <r/> */
     GList link;          /* in the list of all sessions */
 };
 
 gboolean c2s_init(Server *srv, GError **error);
 void c2s_fini(void);
-/* Send a stanza to this client (borrowed). */
+/* Send a stanza to this client (borrowed). With stream management it is kept until the
+ * client acknowledges it; a hibernating session only queues. */
 void c2s_session_send(C2sSession *cs, const Stanza *st);
+void c2s_send_el(C2sSession *cs, const XmlNode *el);
+/* End a session for good (frees it when its stream is already gone). */
+void c2s_session_end(C2sSession *cs);
 /* Close every client stream with err (shutdown). Returns how many were open. */
 guint c2s_close_all(StreamErr err, const char *text);
 guint c2s_count(void);

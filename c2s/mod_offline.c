@@ -4,11 +4,13 @@
 
 #include <string.h>
 
+#include "c2s/streammgmt.h"
 #include "router/router.h"
 #include "storage/offline.h"
 
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_OFFLINE "msgoffline"
+#define OFFLINE_SM_CHUNK 100 /* stanzas in flight with XEP-0198, well under sm_max_unacked */
 
 static Server *server;
 
@@ -120,6 +122,7 @@ typedef struct {
     C2sSession *cs; /* valid while its connection lives (conn_when_sent guarantees it) */
     char *user;
     GPtrArray *keys; /* the chunk in flight */
+    GPtrArray *els;  /* XEP-0198: the chunk's stanzas, sent once the chunk is read */
     gsize budget;
     gsize bytes;
 } Flush;
@@ -129,27 +132,83 @@ static void flush_free(gpointer p)
     Flush *f = p;
     g_free(f->user);
     g_ptr_array_unref(f->keys);
+    g_ptr_array_unref(f->els);
     g_free(f);
+}
+
+static void flush_chunk(Flush *f);
+
+/* With XEP-0198 a stored message leaves storage only when the client acks it; the next
+ * chunk follows when the whole chunk is acknowledged. */
+typedef struct {
+    gint refs;
+    guint waiting;
+    Flush *f; /* the chunk's state, owned here */
+} AckChunk;
+
+typedef struct {
+    AckChunk *chunk;
+    char *key;
+} AckKey;
+
+static void ack_chunk_unref(AckChunk *c)
+{
+    if (--c->refs == 0) {
+        flush_free(c->f);
+        g_free(c);
+    }
+}
+
+static void ack_key_free(gpointer p)
+{
+    AckKey *k = p;
+    ack_chunk_unref(k->chunk);
+    g_free(k->key);
+    g_free(k);
+}
+
+static void ack_key_acked(gpointer p)
+{
+    AckKey *k = p;
+    Flush *f = k->chunk->f;
+    g_autoptr(GError) err = NULL;
+    if (!offline_delete(server->store, f->user, k->key, &err))
+        g_warning("offline: cannot remove an acknowledged message of %s: %s", f->user,
+                  err->message);
+    g_hash_table_remove(counts, f->user);
+    if (--k->chunk->waiting == 0) {
+        Flush *next = g_new0(Flush, 1);
+        next->cs = f->cs;
+        next->user = g_strdup(f->user);
+        next->keys = g_ptr_array_new_with_free_func(g_free);
+    next->els = g_ptr_array_new_with_free_func((GDestroyNotify)xml_node_free);
+        next->budget = f->budget;
+        flush_chunk(next);
+    }
 }
 
 static gboolean flush_one(const char *key, const char *xml, gsize len, gpointer ud)
 {
     Flush *f = ud;
-    if (f->keys->len > 0 && f->bytes + len > f->budget)
+    if (f->keys->len > 0 && (f->bytes + len > f->budget ||
+                             (f->cs->sm_enabled && f->keys->len >= OFFLINE_SM_CHUNK)))
         return FALSE; /* the rest waits for the next chunk */
     g_autoptr(GError) err = NULL;
     g_autoptr(XmlNode) el = xml_parse_fragment(xml, len, &err); /* the restricted parser */
-    if (!el)
+    if (!el) { /* never deliverable: remove it now, keep the chunk aligned */
         g_warning("offline: dropping a corrupt stored message %s of %s: %s", key, f->user,
                   err->message);
-    else
+        offline_delete(server->store, f->user, key, NULL);
+        return TRUE;
+    }
+    if (!f->cs->sm_enabled)
         stream_send(f->cs->stream, el);
+    else
+        g_ptr_array_add(f->els, g_steal_pointer(&el));
     g_ptr_array_add(f->keys, g_strdup(key));
     f->bytes += len;
     return TRUE;
 }
-
-static void flush_chunk(Flush *f);
 
 static void chunk_sent(gpointer p)
 {
@@ -165,6 +224,7 @@ static void chunk_sent(gpointer p)
     next->cs = f->cs;
     next->user = g_strdup(f->user);
     next->keys = g_ptr_array_new_with_free_func(g_free);
+    next->els = g_ptr_array_new_with_free_func((GDestroyNotify)xml_node_free);
     next->budget = f->budget;
     flush_chunk(next);
 }
@@ -176,6 +236,26 @@ static void flush_chunk(Flush *f)
         g_warning("offline: cannot read messages of %s: %s", f->user, err->message);
     if (f->keys->len == 0) {
         flush_free(f);
+        return;
+    }
+    if (f->cs->sm_enabled) {
+        AckChunk *chunk = g_new0(AckChunk, 1);
+        chunk->f = f;
+        chunk->refs = 1;
+        chunk->waiting = f->els->len;
+        C2sSession *cs = f->cs;
+        for (guint i = 0; i < f->els->len; i++) {
+            AckKey *k = g_new0(AckKey, 1);
+            k->chunk = chunk;
+            k->key = g_strdup(g_ptr_array_index(f->keys, i));
+            chunk->refs++;
+            if (!smgmt_track(cs, g_ptr_array_index(f->els, i), ack_key_acked, k, ack_key_free,
+                             TRUE))
+                break; /* overflow: the session is ending; the rest stays stored */
+            if (cs->stream)
+                stream_send(cs->stream, g_ptr_array_index(f->els, i));
+        }
+        ack_chunk_unref(chunk);
         return;
     }
     Conn *c = stream_conn(f->cs->stream);
@@ -198,6 +278,7 @@ static HookResult on_available(const char *event, gpointer data, gpointer ud)
     f->cs = cs;
     f->user = g_strdup(jid_bare(cs->jid));
     f->keys = g_ptr_array_new_with_free_func(g_free);
+    f->els = g_ptr_array_new_with_free_func((GDestroyNotify)xml_node_free);
     f->budget = MAX(server->outbuf_size / 4, 16384);
     flush_chunk(f);
     return HOOK_PASS;

@@ -149,9 +149,12 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
         stanza_set_from(reply, NULL);
         module_reply(ev, reply);
         GPtrArray *list = sm_sessions_of(bare);
-        for (guint i = 0; list && i < list->len; i++) {
-            C2sSession *o = g_ptr_array_index(list, i);
-            if (o == cs)
+        g_autoptr(GPtrArray) all = list ? g_ptr_array_copy(list, NULL, NULL) : NULL;
+        for (guint i = 0; all && i < all->len; i++) { /* ending one changes the list */
+            C2sSession *o = g_ptr_array_index(all, i);
+            if (!o->stream)
+                c2s_session_end(o);
+            else if (o == cs)
                 stream_close(o->stream);
             else
                 stream_error(o->stream, STREAM_ERR_NOT_AUTHORIZED, "the account was removed");

@@ -67,7 +67,7 @@ void roster_push(const char *user, const RosterItem *it)
         XmlNode *q = xml_node_add_child(iq, NS_ROSTER, "query");
         xml_node_set_attr(q, "ver", ver);
         roster_item_to_xml(it, q);
-        stream_send(cs->stream, iq);
+        c2s_send_el(cs, iq);
     }
 }
 

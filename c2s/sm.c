@@ -98,7 +98,7 @@ void sm_unbind(C2sSession *cs)
         if (list->len == 0)
             g_hash_table_remove(by_bare, jid_bare(cs->jid));
     }
-    g_message("c2s %s: %s gone", stream_id(cs->stream), jid_full(cs->jid));
+    g_message("c2s: %s gone", jid_full(cs->jid));
 }
 
 /* "iq-get/host/urn:xmpp:ping" and friends */
