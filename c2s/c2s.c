@@ -83,6 +83,7 @@ static void session_free(C2sSession *cs)
 {
     g_queue_unlink(&sessions, &cs->link);
     g_free(cs->sm_id);
+    csi_session_clear(cs);
     if (cs->delay_src)
         g_source_remove(cs->delay_src);
     sasl_session_clear(cs);
@@ -192,6 +193,7 @@ static void c2s_features(Stream *s, XmlNode *features)
         xml_node_add_child(features, "urn:xmpp:features:rosterver", "ver"); /* RFC 6121 §2.6 */
         xml_node_add_child(features, "urn:xmpp:features:pre-approval", "sub"); /* §3.4 */
         smgmt_features(cs, features); /* XEP-0198 */
+        csi_features(cs, features);   /* XEP-0352 */
         break;
     }
     case C2S_STATE_BOUND:
@@ -199,12 +201,19 @@ static void c2s_features(Stream *s, XmlNode *features)
     }
 }
 
-void c2s_send_el(C2sSession *cs, const XmlNode *el)
+void c2s_transmit(C2sSession *cs, const XmlNode *el)
 {
     if (cs->sm_enabled && !smgmt_track(cs, el, NULL, NULL, NULL, FALSE))
         return;
     if (cs->stream)
         stream_send(cs->stream, el);
+}
+
+void c2s_send_el(C2sSession *cs, const XmlNode *el)
+{
+    if (csi_hold(cs, el)) /* XEP-0352: not now */
+        return;
+    c2s_transmit(cs, el);
 }
 
 void c2s_session_send(C2sSession *cs, const Stanza *st)
@@ -375,6 +384,10 @@ static void c2s_on_element(Stream *s, XmlNode *el)
             C2sSession *owner = smgmt_handle(cs, el);
             if (owner != cs) /* resumed: the stream now belongs to the old session */
                 session_free(cs);
+            return;
+        }
+        if (!strcmp(el->ns, "urn:xmpp:csi:0") && cs->state == C2S_STATE_BOUND) {
+            csi_handle(cs, el);
             return;
         }
         if (cs->state == C2S_STATE_AUTHED)

@@ -45,6 +45,9 @@ struct C2sSession {
     GQueue sm_unacked;    /* SmItem*, oldest first */
     guint sm_timer;       /* resumption timeout while hibernating */
     guint sm_since_r;     /* stanzas sent since our last <r/> */
+    gboolean carbons;     /* XEP-0280 enabled */
+    gboolean csi_inactive; /* XEP-0352 */
+    GPtrArray *csi_held;   /* XmlNode* held while inactive */
     GList link;          /* in the list of all sessions */
 };
 
@@ -54,6 +57,8 @@ void c2s_fini(void);
  * client acknowledges it; a hibernating session only queues. */
 void c2s_session_send(C2sSession *cs, const Stanza *st);
 void c2s_send_el(C2sSession *cs, const XmlNode *el);
+/* Put it on the wire now (XEP-0198 tracking included), past any CSI holding. */
+void c2s_transmit(C2sSession *cs, const XmlNode *el);
 /* End a session for good (frees it when its stream is already gone). */
 void c2s_session_end(C2sSession *cs);
 /* Close every client stream with err (shutdown). Returns how many were open. */

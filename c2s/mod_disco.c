@@ -7,7 +7,15 @@
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
 
-static GPtrArray *features; /* char*, sorted when answered */
+static GPtrArray *features;         /* char*, sorted when answered */
+static GPtrArray *account_features; /* on the account's bare JID */
+
+void disco_add_account_feature(const char *var)
+{
+    if (!account_features)
+        account_features = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(account_features, g_strdup(var));
+}
 
 void disco_add_feature(const char *var)
 {
@@ -48,6 +56,9 @@ static HookResult on_info(const char *event, gpointer data, gpointer ud)
     if (self) {
         add_identity(q, "account", "registered", NULL);
         xml_node_set_attr(xml_node_add_child(q, NULL, "feature"), "var", NS_INFO);
+        for (guint i = 0; account_features && i < account_features->len; i++)
+            xml_node_set_attr(xml_node_add_child(q, NULL, "feature"), "var",
+                              g_ptr_array_index(account_features, i));
     } else {
         add_identity(q, "server", "im", TERN_NAME);
         g_ptr_array_sort(features, cmp_str);
@@ -91,6 +102,7 @@ static void disco_fini(void)
     hook_remove("iq-get/host/" NS_ITEMS, on_items, NULL);
     hook_remove("iq-get/self/" NS_INFO, on_info, GINT_TO_POINTER(TRUE));
     g_clear_pointer(&features, g_ptr_array_unref);
+    g_clear_pointer(&account_features, g_ptr_array_unref);
 }
 
 const ModuleDesc mod_disco = {

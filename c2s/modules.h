@@ -11,10 +11,28 @@ extern const ModuleDesc mod_version;
 extern const ModuleDesc mod_register;
 extern const ModuleDesc mod_roster;
 extern const ModuleDesc mod_offline;
+extern const ModuleDesc mod_carbons;
+extern const ModuleDesc mod_csi;
+extern const ModuleDesc mod_mam;
+extern const ModuleDesc mod_caps;
+extern const ModuleDesc mod_blocking;
+extern const ModuleDesc mod_vcard;
+extern const ModuleDesc mod_private;
+extern const ModuleDesc mod_last;
 
 /* NULL-terminated list in load order */
 extern const ModuleDesc *const c2s_modules[];
 
+/* XEP-0115 (c2s/mod_caps.c): verified features of a client's current presence, or NULL. */
+const char *const *caps_features(const char *full_jid);
+/* XEP-0352 (c2s/mod_csi.c) */
+void csi_features(C2sSession *cs, XmlNode *features);
+/* TRUE when el is held while the client is inactive (a copy is kept). */
+gboolean csi_hold(C2sSession *cs, const XmlNode *el);
+void csi_handle(C2sSession *cs, XmlNode *el); /* transfer full */
+void csi_session_clear(C2sSession *cs);
+/* XEP-0030 on the account's bare JID: features modules add (e.g. urn:xmpp:mam:2). */
+void disco_add_account_feature(const char *var);
 /* XEP-0030: features and identities other modules add to the server's disco#info. */
 void disco_add_feature(const char *var);
 /* XEP-0077 before authentication (jabber:iq:register on an unauthenticated stream).

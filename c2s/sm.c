@@ -122,8 +122,14 @@ static gboolean iq_is_request(const Stanza *st)
 /* iq handled by the server itself (to the domain, or to an account's bare JID). */
 static void deliver_iq_local(Stanza *st, C2sSession *origin, const char *where)
 {
-    if (!iq_is_request(st))
-        return; /* results nobody waits for are dropped */
+    if (!iq_is_request(st)) { /* answers to the server's own queries (e.g. caps) */
+        XmlNode *payload = stanza_iq_payload(st);
+        g_autofree char *ev_name = g_strconcat("iq-", st->type, "/", where, "/",
+                                               payload ? payload->ns : "", NULL);
+        StanzaEvent ev = {st, origin};
+        hook_fire(ev_name, &ev);
+        return; /* nobody else waits for them */
+    }
     XmlNode *payload = stanza_iq_payload(st);
     if (!payload || xml_node_next_element(payload, NULL, NULL)) { /* RFC 6120 §8.2.3 */
         router_bounce(st, STANZA_ERR_BAD_REQUEST, "an iq request has exactly one child");
@@ -154,7 +160,7 @@ static void deliver_bare(Stanza *st, C2sSession *origin)
             if (o->available && o->priority >= 0 && o->priority > best)
                 best = o->priority;
         }
-        gboolean sent = FALSE;
+        g_autoptr(GPtrArray) got = g_ptr_array_new();
         const char *type = st->type ? st->type : "normal";
         if (best >= 0 && strcmp(type, "groupchat") && strcmp(type, "error")) {
             /* §8.5.2.1.1: every highest-priority non-negative resource */
@@ -162,12 +168,15 @@ static void deliver_bare(Stanza *st, C2sSession *origin)
                 C2sSession *o = g_ptr_array_index(list, i);
                 if (o->available && o->priority == best) {
                     c2s_session_send(o, st);
-                    sent = TRUE;
+                    g_ptr_array_add(got, o);
                 }
             }
         }
-        if (sent)
+        if (got->len) {
+            DeliveredEvent dev = {st, got};
+            hook_fire("message/delivered", &dev);
             return;
+        }
         if (hook_fire("message/offline", &ev) == HOOK_HANDLED)
             return;
         /* §8.5.2.2.1: no offline storage for this message: tell the sender */
@@ -227,6 +236,8 @@ static void deliver_local(Stanza *st, C2sSession *origin)
         return; /* a filter (e.g. blocking, XEP-0191) took it */
     if (st->kind == STANZA_KIND_PRESENCE && presence_inbound(st))
         return; /* subscriptions and probes (RFC 6121 §3, §4.3) */
+    if (st->kind == STANZA_KIND_MESSAGE && hook_fire("message/to-user", &ev) == HOOK_HANDLED)
+        return; /* e.g. the archive (XEP-0313) stamps it first and passes */
     if (!jid_resource(st->to)) {
         deliver_bare(st, origin);
         return;
@@ -234,6 +245,12 @@ static void deliver_local(Stanza *st, C2sSession *origin)
     C2sSession *target = g_hash_table_lookup(by_full, jid_full(st->to));
     if (target) { /* §8.5.3.1 */
         c2s_session_send(target, st);
+        if (st->kind == STANZA_KIND_MESSAGE) {
+            g_autoptr(GPtrArray) got = g_ptr_array_new();
+            g_ptr_array_add(got, target);
+            DeliveredEvent dev = {st, got};
+            hook_fire("message/delivered", &dev);
+        }
         return;
     }
     /* §8.5.3.2: no such resource */

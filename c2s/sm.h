@@ -22,3 +22,9 @@ C2sSession *sm_session(const Jid *full);
 guint sm_session_count(void);
 /* Count of accounts with a session (for stats). */
 guint sm_user_count(void);
+
+/* Data of "message/delivered": a message went to these local sessions (borrowed). */
+typedef struct {
+    Stanza *st;
+    GPtrArray *recipients; /* C2sSession* */
+} DeliveredEvent;

@@ -13,7 +13,8 @@ from ternlib import (NS_CLIENT, Ternd, XmppTimeout, check, q, run_tests)  # noqa
 NS_SM = "urn:xmpp:sm:3"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 PW = "pw-mobile"
-USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan", "judy",
+         "kim")
 
 
 class Ctx:
@@ -164,11 +165,185 @@ def test_unacked_overflow(ctx):
     check(not missing, "lost after overflow: %s" % missing[:8])
 
 
+NS_CARBONS = "urn:xmpp:carbons:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+NS_MAM = "urn:xmpp:mam:2"
+NS_RSM = "http://jabber.org/protocol/rsm"
+NS_CAPS = "http://jabber.org/protocol/caps"
+NS_INFO = "http://jabber.org/protocol/disco#info"
+
+
+def enable_carbons(c):
+    r = c.iq("set", "<enable xmlns='%s'/>" % NS_CARBONS, to=None)
+    check(r.get("type") == "result", "carbons enabled", r)
+
+
+def test_carbons(ctx):
+    """XEP-0280: received and sent copies reach the other enabled resource."""
+    g1 = login(ctx, "gina", "one", sm=False)
+    g2 = login(ctx, "gina", "two", sm=False)
+    h = login(ctx, "hank", "h", sm=False)
+    enable_carbons(g1)
+    enable_carbons(g2)
+    h.message("gina@localhost/one", "to one")
+    m = g1.wait_message()
+    check(m.find(q(NS_CLIENT, "body")).text == "to one", "the addressed resource", m)
+    cc = g2.wait(lambda e: e.tag == q(NS_CLIENT, "message") and
+                 e.find(q(NS_CARBONS, "received")) is not None)
+    inner = cc.find("%s/%s/%s" % (q(NS_CARBONS, "received"), q(NS_FORWARD, "forwarded"),
+                                  q(NS_CLIENT, "message")))
+    check(inner is not None and inner.find(q(NS_CLIENT, "body")).text == "to one" and
+          cc.get("from") == "gina@localhost", "received carbon", cc)
+    g1.message(h.jid, "from one")
+    h.wait_message(lambda e: e.find(q(NS_CLIENT, "body")).text == "from one")
+    cc = g2.wait(lambda e: e.tag == q(NS_CLIENT, "message") and
+                 e.find(q(NS_CARBONS, "sent")) is not None)
+    inner = cc.find(".//" + q(NS_CLIENT, "body"))
+    check(inner is not None and inner.text == "from one", "sent carbon", cc)
+    # <private/> opts out
+    h.send("<message to='gina@localhost/one' type='chat'><body>secret</body>"
+           "<private xmlns='%s'/></message>" % NS_CARBONS)
+    g1.wait_message(lambda e: e.find(q(NS_CLIENT, "body")).text == "secret")
+    try:
+        extra = g2.wait(lambda e: e.tag == q(NS_CLIENT, "message"), timeout=0.7)
+        check(False, "a private message was copied", extra)
+    except XmppTimeout:
+        pass
+
+
+def test_csi(ctx):
+    """XEP-0352: while inactive, presence waits; a chat message flushes at once."""
+    i = login(ctx, "ivan", "phone", sm=False)
+    j = login(ctx, "judy", "j", sm=False)
+    i.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+    j.send("<presence to='%s'><status>one</status></presence>" % i.jid)
+    j.send("<presence to='%s'><status>two</status></presence>" % i.jid)
+    try:
+        early = i.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                       e.get("from") == j.jid, timeout=0.8)
+        check(False, "presence delivered while inactive", early)
+    except XmppTimeout:
+        pass
+    j.message(i.jid, "wake up")
+    p = i.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == j.jid)
+    check(p.find(q(NS_CLIENT, "status")).text == "two", "only the latest presence", p)
+    m = i.wait_message()
+    check(m.find(q(NS_CLIENT, "body")).text == "wake up", "the message right after", m)
+    try:
+        extra = i.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                       e.get("from") == j.jid, timeout=0.5)
+        check(False, "the superseded presence came too", extra)
+    except XmppTimeout:
+        pass
+
+
+def mam_query(c, max_, after=None, before=None, with_=None):
+    rsm = "<max>%d</max>" % max_
+    if after is not None:
+        rsm += "<after>%s</after>" % after
+    if before is not None:
+        rsm += "<before>%s</before>" % before
+    form = ""
+    if with_:
+        form = ("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+                "<value>%s</value></field><field var='with'><value>%s</value></field></x>"
+                % (NS_MAM, with_))
+    qid = "q%d" % int(time.time() * 1000)
+    c.send("<iq type='set' id='%s'><query xmlns='%s' queryid='%s'>%s<set xmlns='%s'>%s</set>"
+           "</query></iq>" % (qid, NS_MAM, qid, form, NS_RSM, rsm))
+    res = []
+    while True:
+        el = c.wait(lambda e: (e.tag == q(NS_CLIENT, "message") and
+                               e.find(q(NS_MAM, "result")) is not None) or
+                    (e.tag == q(NS_CLIENT, "iq") and e.get("id") == qid))
+        if el.tag == q(NS_CLIENT, "iq"):
+            return res, el
+        r = el.find(q(NS_MAM, "result"))
+        check(r.get("queryid") == qid, "queryid echoed", el)
+        res.append((r.get("id"), r.find(".//" + q(NS_CLIENT, "body")).text))
+
+
+def test_mam_paging_after_restart(ctx):
+    """XEP-0313: archived both ways, paged with XEP-0059, still there after a restart."""
+    k = login(ctx, "kim", "k", sm=False)
+    a = login(ctx, "alice", "mam", sm=False)
+    for i in range(7):
+        a.message(k.jid, "a%d" % i)
+        k.wait_message()
+        k.message(a.jid, "k%d" % i)
+        m = a.wait_message()
+        sid = m.find(q("urn:xmpp:sid:0", "stanza-id"))
+        check(sid is not None and sid.get("by") == "alice@localhost", "stanza-id", m)
+    a.ping()
+    ctx.t.stop()
+    for c in ctx.open:
+        c.close()
+    ctx.open = []
+    ctx.t.start()
+    k = login(ctx, "kim", "k2", sm=False)
+    want = []
+    for i in range(7):
+        want += ["a%d" % i, "k%d" % i]
+    page1, fin1 = mam_query(k, 5, with_="alice@localhost")
+    check([b for _, b in page1] == want[:5], "first page", fin1)
+    f = fin1.find(q(NS_MAM, "fin"))
+    check(f.get("complete") != "true", "not complete after page 1", fin1)
+    last = f.find("%s/%s" % (q(NS_RSM, "set"), q(NS_RSM, "last"))).text
+    count = f.find("%s/%s" % (q(NS_RSM, "set"), q(NS_RSM, "count"))).text
+    check(count == "14", "count", fin1)
+    page2, fin2 = mam_query(k, 5, after=last, with_="alice@localhost")
+    check([b for _, b in page2] == want[5:10], "second page", *[b for _, b in page2])
+    last2 = fin2.find(".//" + q(NS_RSM, "last")).text
+    page3, fin3 = mam_query(k, 5, after=last2, with_="alice@localhost")
+    check([b for _, b in page3] == want[10:], "last page", *[b for _, b in page3])
+    check(fin3.find(q(NS_MAM, "fin")).get("complete") == "true", "complete", fin3)
+    tail, _ = mam_query(k, 3, before="")
+    check([b for _, b in tail] == want[-3:], "the last three (empty before)",
+          *[b for _, b in tail])
+    r = k.iq("set", "<query xmlns='%s'><set xmlns='%s'><after>nope</after></set></query>"
+             % (NS_MAM, NS_RSM), to=None)
+    check(r.get("type") == "error", "unknown id -> error", r)
+
+
+def test_caps_verified_once(ctx):
+    """XEP-0115: the server asks one client per 'ver', checks the hash, then remembers."""
+    import base64
+    import hashlib
+    feats = ["http://jabber.org/protocol/caps", NS_INFO, "urn:xmpp:ping"]
+    s = "client/pc//Tern test<" + "".join(f + "<" for f in sorted(feats))
+    ver = base64.b64encode(hashlib.sha1(s.encode()).digest()).decode()
+    node = "https://tern.invalid/test"
+    c1 = login(ctx, "erin", "caps1", sm=False, presence=False)
+    c1.send("<presence><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/></presence>"
+            % (NS_CAPS, node, ver))
+    iq = c1.wait(lambda e: e.tag == q(NS_CLIENT, "iq") and e.get("type") == "get")
+    qn = iq.find(q(NS_INFO, "query"))
+    check(qn is not None and qn.get("node") == "%s#%s" % (node, ver), "disco#info query", iq)
+    c1.send("<iq type='result' id='%s' to='%s'><query xmlns='%s' node='%s#%s'>"
+            "<identity category='client' type='pc' name='Tern test'/>%s</query></iq>"
+            % (iq.get("id"), iq.get("from"), NS_INFO, node, ver,
+               "".join("<feature var='%s'/>" % f for f in feats)))
+    c1.ping()
+    c2 = login(ctx, "frank", "caps2", sm=False, presence=False)
+    c2.send("<presence><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/></presence>"
+            % (NS_CAPS, node, ver))
+    try:
+        again = c2.wait(lambda e: e.tag == q(NS_CLIENT, "iq") and e.get("type") == "get",
+                        timeout=1)
+        check(False, "a verified ver was queried again", again)
+    except XmppTimeout:
+        pass
+
+
 TESTS = [
     ("XEP-0198 ack request counts handled stanzas", test_ack_request),
     ("XEP-0198 resume after a dropped connection: exactly once", test_resume_exactly_once),
     ("XEP-0198 resume after the timeout fails; messages offline", test_resume_after_timeout),
     ("XEP-0198 unacked queue overflow loses nothing", test_unacked_overflow),
+    ("XEP-0280 carbons to a second resource", test_carbons),
+    ("XEP-0352 CSI holds presence, flushes on a message", test_csi),
+    ("XEP-0313 archive paging in order after a restart", test_mam_paging_after_restart),
+    ("XEP-0115 caps verified once per ver", test_caps_verified_once),
 ]
 
 if __name__ == "__main__":
