@@ -157,7 +157,8 @@ static HookResult on_result(const char *event, gpointer data, gpointer ud)
     StanzaEvent *ev = data;
     const char *id = ev->st->id;
     g_autofree char *ver = NULL;
-    if (!id || !g_hash_table_steal_extended(asked, id, NULL, (gpointer *)&ver))
+    g_autofree char *key = NULL;
+    if (!id || !g_hash_table_steal_extended(asked, id, (gpointer *)&key, (gpointer *)&ver))
         return HOOK_PASS;
     g_hash_table_remove(pending, ver);
     XmlNode *q = stanza_iq_payload(ev->st);

@@ -133,6 +133,12 @@ def check(cond, msg="", *elements):
         raise AssertionError("\n".join(parts))
 
 
+# Reports of every ternd this test file ran: sanitizer output in its log, or a bad exit.
+TERND_PROBLEMS = []
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "CRITICAL **", "-ERROR **", "Bail out!")
+
+
 def run_tests(tests, setup=None, teardown=None):
     """Run [(name, fn), ...] as one TAP test each and exit 0.
 
@@ -140,7 +146,7 @@ def run_tests(tests, setup=None, teardown=None):
     when setup() raises, every test is reported 'not ok' with the reason.
     """
     tap = Tap()
-    tap.plan(len(tests))
+    tap.plan(len(tests) + 1)  # the last one: every ternd ran clean
     ctx = None
     # a SIGTERM (make, a CI timeout) unwinds through the finally below: our ternds stop
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -165,6 +171,8 @@ def run_tests(tests, setup=None, teardown=None):
                 tap.diag("teardown failed:\n" + traceback.format_exc())
         for t in list(LIVE_TERNDS):  # e.g. started by a setup() that failed later
             t.cleanup()
+        tap.ok(not TERND_PROBLEMS, "every ternd exited cleanly, no sanitizer or GLib reports",
+               "\n".join(TERND_PROBLEMS))
     sys.exit(tap.finish())
 
 
@@ -216,11 +224,13 @@ class Ternd:
     START_TIMEOUT = 15.0
     STOP_TIMEOUT = 10.0
 
-    def __init__(self, extra=None, domains=("localhost",), direct_tls=True):
-        self.port = free_port()
-        self.tls_port = free_port() if direct_tls else None
+    def __init__(self, extra=None, domains=("localhost",), direct_tls=True, host=HOST):
+        # host: the loopback address of its client ports (s2s tests give each server its own)
+        self.host = host
+        self.port = free_port(host)
+        self.tls_port = free_port(host) if direct_tls else None
         while self.tls_port == self.port:
-            self.tls_port = free_port()
+            self.tls_port = free_port(host)
         self.domain = domains[0]
         self.dir = tempfile.mkdtemp(prefix="ternd-test-")
         self.conf = os.path.join(self.dir, "ternd.conf")
@@ -238,18 +248,22 @@ class Ternd:
                 "log_level": "debug",
             },
             "c2s": {
-                "listen": "%s:%d" % (HOST, self.port),
-                "direct_tls": "%s:%d" % (HOST, self.tls_port) if direct_tls else "",
+                "listen": "%s:%d" % (host, self.port),
+                "direct_tls": "%s:%d" % (host, self.tls_port) if direct_tls else "",
                 "allow_register": True,
                 "register_interval": 0,
                 "auth_fail_delay_ms": 0,
             },
             "limits": {},
+            # federation off unless a test asks: no port 5269, no DNS (tests/integration/
+            # test_s2s_*.py turn it on with their own ports and DNS server)
+            "s2s": {"enabled": False, "listen": ""},
         }
         for section, keys in (extra or {}).items():
             self.config.setdefault(section, {}).update(keys)
         write_config(self.conf, self.config)
         self.proc = None
+        self.expect_failure = False  # a test that makes ternd exit non-zero on purpose
         self._logf = None
         self.returncode = None
         LIVE_TERNDS.append(self)
@@ -266,7 +280,7 @@ class Ternd:
                 raise RuntimeError("ternd exited with %s before listening; log:\n%s"
                                    % (self.proc.returncode, self.log()))
             try:
-                socket.create_connection((HOST, waiting[0]), timeout=1).close()
+                socket.create_connection((self.host, waiting[0]), timeout=1).close()
                 waiting.pop(0)
                 continue
             except OSError:
@@ -274,7 +288,7 @@ class Ternd:
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("ternd did not listen on %s:%s within %.0f s; log:\n%s"
-                                   % (HOST, waiting, self.START_TIMEOUT, self.log()))
+                                   % (self.host, waiting, self.START_TIMEOUT, self.log()))
             time.sleep(0.05)
         return self
 
@@ -311,7 +325,19 @@ class Ternd:
         return self.returncode
 
     def cleanup(self):
-        self.stop()
+        rc = self.stop()
+        if self.proc is not None and not getattr(self, "_checked", False):
+            self._checked = True
+            log = self.log()
+            for marker in SANITIZER_MARKERS:
+                i = log.find(marker)
+                if i >= 0:
+                    TERND_PROBLEMS.append("%s: %s\n%s" % (self.dir, marker,
+                                                           log[max(0, i - 200):i + 3000]))
+                    break
+            if rc not in (None, 0, -signal.SIGKILL) and not self.expect_failure:
+                TERND_PROBLEMS.append("%s: ternd exited with %s; log tail:\n%s"
+                                      % (self.dir, rc, self.log_tail(30)))
         if self in LIVE_TERNDS:
             LIVE_TERNDS.remove(self)
         if os.environ.get("TERN_KEEP_TMP"):
@@ -353,10 +379,12 @@ class Ternd:
 
     def client(self, **kw):
         kw.setdefault("domain", self.domain)
+        kw.setdefault("host", self.host)
         return RawClient(self.port, **kw)
 
     def tls_client(self, **kw):
         kw.setdefault("domain", self.domain)
+        kw.setdefault("host", self.host)
         return RawClient(self.tls_port, direct_tls=True, **kw)
 
 
@@ -988,3 +1016,161 @@ class SlixClient:
             self.runner.call_soon(go)
         except Exception:  # noqa: BLE001
             pass
+
+
+# --------------------------------------------------------------------------------------
+# Federation: a test CA (openssl CLI), a loopback DNS server (dnsmasq), helpers for
+# tests/integration/test_s2s_*.py
+
+
+NS_SERVER = "jabber:server"
+NS_DIALBACK = "jabber:server:dialback"
+NS_DIALBACK_FEATURE = "urn:xmpp:features:dialback"
+
+
+def port_on(addr, preferred):
+    """preferred when nobody listens on addr:preferred, else a free port on addr."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, preferred))
+        return preferred
+    except OSError:
+        return free_port(addr)
+    finally:
+        s.close()
+
+
+def _openssl(*args, cwd=None):
+    r = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, cwd=cwd)
+    if r.returncode != 0:
+        raise RuntimeError("openssl %s failed: %s" % (" ".join(args), r.stderr))
+
+
+class TestCA:
+    """A throwaway CA made with the openssl CLI; issue() makes server certificates with
+    subjectAltName DNS names (both TLS usages, as XMPP servers need)."""
+
+    def __init__(self, folder):
+        self.dir = folder
+        os.makedirs(folder, exist_ok=True)
+        self.key = os.path.join(folder, "ca.key")
+        self.pem = os.path.join(folder, "ca.pem")
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", self.key, "-out", self.pem, "-days", "2",
+                 "-subj", "/CN=Tern Test CA",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def issue(self, domain, out_dir, names=None):
+        """<out_dir>/<domain>.pem (leaf + CA) and .key; returns (pem, key)."""
+        os.makedirs(out_dir, exist_ok=True)
+        key = os.path.join(out_dir, domain + ".key")
+        pem = os.path.join(out_dir, domain + ".pem")
+        csr = os.path.join(self.dir, domain + ".csr")
+        ext = os.path.join(self.dir, domain + ".ext")
+        leaf = os.path.join(self.dir, domain + ".crt")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=%s\n" % ",".join("DNS:" + n for n in (names or [domain])))
+            f.write("basicConstraints=critical,CA:FALSE\n")
+            f.write("keyUsage=critical,digitalSignature,keyEncipherment\n")
+            f.write("extendedKeyUsage=serverAuth,clientAuth\n")
+        _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + domain)
+        _openssl("x509", "-req", "-in", csr, "-CA", self.pem, "-CAkey", self.key,
+                 "-CAcreateserial", "-out", leaf, "-days", "2", "-extfile", ext)
+        with open(pem, "w") as out, open(leaf) as a, open(self.pem) as b:
+            out.write(a.read() + b.read())
+        os.chmod(key, 0o600)
+        return pem, key
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:<free port>, authoritative for .test (never forwards):
+    srv = [(service_domain, target, port)] e.g. ("_xmpp-server._tcp.a.test", "a.test", 5269),
+    hosts = [(name, address)]. Stopped by pid."""
+
+    def __init__(self, folder, srv=(), hosts=()):
+        self.port = free_port()
+        self.log_path = os.path.join(folder, "dnsmasq.log")
+        args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                "--conf-file=/dev/null", "--pid-file=", "--user=root",
+                "--port=%d" % self.port, "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--local=/test/", "--log-queries", "--log-facility=-"]
+        args += ["--srv-host=%s,%s,%d,0,0" % r for r in srv]
+        args += ["--host-record=%s,%s" % h for h in hosts]
+        self._logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._logf,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited: %s" % self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("dnsmasq did not start: %s" % self.log())
+                time.sleep(0.05)
+
+    @property
+    def servers(self):
+        return "127.0.0.1:%d" % self.port
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError as e:
+            return str(e)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._logf.close()
+
+
+def s2s_ternd(domain, addr, s2s_port, dns, certs=None, ca_file="", extra=None):
+    """A Ternd for domain with its client ports and s2s port on loopback address addr.
+    certs: (pem, key) to use instead of a self-signed certificate."""
+    conf = {
+        "s2s": {"enabled": True, "listen": "%s:%d" % (addr, s2s_port),
+                "dns_servers": dns, "ca_file": ca_file, "connect_timeout": 5},
+        "server": {"self_signed": certs is None},
+    }
+    for section, keys in (extra or {}).items():
+        conf.setdefault(section, {}).update(keys)
+    t = Ternd(extra=conf, domains=(domain,), direct_tls=False, host=addr)
+    t.s2s_port = s2s_port
+    if certs:
+        for src, ext in zip(certs, (".pem", ".key")):
+            shutil.copy(src, os.path.join(t.certs_dir, domain + ext))
+    return t
+
+
+def s2s_links(ternd):
+    """`ternctl s2s` as a list of dicts (dir, local, remote, state, auth, tls, queued, age)."""
+    r = ternd.ternctl("s2s")
+    check(r.returncode == 0, "ternctl s2s failed: %s%s" % (r.stdout, r.stderr))
+    rows = []
+    for line in r.stdout.splitlines()[1:]:
+        f = line.split()
+        if len(f) == 8:
+            rows.append(dict(zip(("dir", "local", "remote", "state", "auth", "tls", "queued",
+                                  "age"), f)))
+    return rows
+
+
+def online_client(ternd, user, password, resource="res"):
+    """A logged-in RawClient that sent its initial presence (so bare-JID messages reach it)."""
+    ternd.adduser(user, password)
+    c = ternd.client()
+    c.login(user, password, resource=resource)
+    c.send("<presence/>")
+    return c
