@@ -2,6 +2,8 @@
 /* c2s/c2s.c — client streams: listeners, stream callbacks, bind, keepalive (RFC 6120) */
 #include "c2s/c2s.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 
 static Server *server;
 static GQueue sessions = G_QUEUE_INIT;
+static GHashTable *per_ip; /* peer address -> GUINT count of connections */
 static guint keepalive_src;
 
 static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const char *version,
@@ -28,6 +31,8 @@ static void c2s_features(Stream *s, XmlNode *features);
 static void c2s_on_element(Stream *s, XmlNode *el);
 static void c2s_on_ending(Stream *s);
 static void c2s_on_closed(Stream *s);
+static void c2s_on_tls_ready(Stream *s);
+static void phase_timer(C2sSession *cs, const char *key);
 
 static const StreamKind c2s_kind = {
     .name = "c2s",
@@ -37,7 +42,15 @@ static const StreamKind c2s_kind = {
     .on_element = c2s_on_element,
     .on_ending = c2s_on_ending,
     .on_closed = c2s_on_closed,
+    .on_tls_ready = c2s_on_tls_ready,
 };
+
+static void c2s_on_tls_ready(Stream *s)
+{
+    C2sSession *cs = stream_owner(s);
+    if (cs) /* the handshake is done; now the (new) stream header must come */
+        phase_timer(cs, "stream_open_timeout");
+}
 
 static XmlLimits c2s_limits(gboolean authed)
 {
@@ -49,16 +62,53 @@ static XmlLimits c2s_limits(gboolean authed)
     };
 }
 
-static void c2s_accept(int fd, gboolean direct_tls)
+static gboolean phase_timeout_cb(gpointer data)
+{
+    C2sSession *cs = data;
+    cs->phase_src = 0;
+    if (cs->stream) /* a stalled TLS handshake or a stream that never opens */
+        stream_error(cs->stream, STREAM_ERR_CONNECTION_TIMEOUT, "too slow");
+    return G_SOURCE_REMOVE;
+}
+
+static void phase_timer(C2sSession *cs, const char *key)
+{
+    if (cs->phase_src)
+        g_source_remove(cs->phase_src);
+    cs->phase_src = key ? g_timeout_add_seconds(config_get_int(server->config, "limits", key),
+                                                phase_timeout_cb, cs)
+                        : 0;
+}
+
+static void c2s_accept(int fd, const struct sockaddr *addr, gboolean direct_tls)
 {
     if (server->shutting_down) {
         close(fd);
         return;
     }
+    char ip[64] = "";
+    if (addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof ip);
+    else if (addr->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], ip, sizeof ip);
+        else
+            inet_ntop(AF_INET6, a6, ip, sizeof ip);
+    }
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(per_ip, ip));
+    if (n >= (guint)config_get_int(server->config, "limits", "c2s_connections_per_ip")) {
+        g_message("c2s: refusing a connection from %s: %u already open", ip, n);
+        close(fd); /* before any byte: nothing is spent on it */
+        return;
+    }
+    g_hash_table_insert(per_ip, g_strdup(ip), GUINT_TO_POINTER(n + 1));
     C2sSession *cs = g_new0(C2sSession, 1);
     cs->srv = server;
     cs->link.data = cs;
+    cs->peer_ip = g_strdup(ip);
     cs->stream = stream_new_incoming(&c2s_kind, fd, cs);
+    phase_timer(cs, direct_tls ? "tls_handshake_timeout" : "stream_open_timeout");
     XmlLimits lim = c2s_limits(FALSE);
     stream_set_limits(cs->stream, &lim);
     stream_set_max_outbuf(cs->stream, server->outbuf_size);
@@ -70,18 +120,28 @@ static void c2s_accept(int fd, gboolean direct_tls)
 
 static void accept_starttls_cb(int fd, const struct sockaddr *addr, socklen_t len, gpointer ud)
 {
-    c2s_accept(fd, FALSE);
+    c2s_accept(fd, addr, FALSE);
 }
 
 static void accept_direct_tls_cb(int fd, const struct sockaddr *addr, socklen_t len,
                                  gpointer ud)
 {
-    c2s_accept(fd, TRUE);
+    c2s_accept(fd, addr, TRUE);
 }
 
 static void session_free(C2sSession *cs)
 {
     g_queue_unlink(&sessions, &cs->link);
+    if (cs->phase_src)
+        g_source_remove(cs->phase_src);
+    if (cs->peer_ip) {
+        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(per_ip, cs->peer_ip));
+        if (n <= 1)
+            g_hash_table_remove(per_ip, cs->peer_ip);
+        else
+            g_hash_table_insert(per_ip, g_strdup(cs->peer_ip), GUINT_TO_POINTER(n - 1));
+        g_free(cs->peer_ip);
+    }
     g_free(cs->sm_id);
     csi_session_clear(cs);
     if (cs->delay_src)
@@ -141,6 +201,7 @@ static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const c
                             const char *lang)
 {
     C2sSession *cs = stream_owner(s);
+    phase_timer(cs, NULL);
     if (!to) {
         stream_error(s, STREAM_ERR_HOST_UNKNOWN, "the stream header needs a 'to'");
         return FALSE;
@@ -169,9 +230,22 @@ static gboolean tls_allowed_to_auth(C2sSession *cs)
     return stream_is_tls(cs->stream) || !config_get_bool(server->config, "c2s", "require_tls");
 }
 
+/* XEP-0478: tell the client the limits it must stay under. */
+static void limits_feature(C2sSession *cs, XmlNode *features)
+{
+    XmlNode *l = xml_node_add_child(features, "urn:xmpp:stream-limits:0", "limits");
+    g_autofree char *bytes = g_strdup_printf(
+        "%" G_GSIZE_FORMAT,
+        cs->state == C2S_STATE_CONNECTED ? server->preauth_stanza_size : server->c2s_stanza_size);
+    g_autofree char *idle = g_strdup_printf("%u", server->idle_ping + server->ping_timeout);
+    xml_node_add_text(xml_node_add_child(l, NULL, "max-bytes"), bytes, -1);
+    xml_node_add_text(xml_node_add_child(l, NULL, "idle-seconds"), idle, -1);
+}
+
 static void c2s_features(Stream *s, XmlNode *features)
 {
     C2sSession *cs = stream_owner(s);
+    limits_feature(cs, features);
     switch (cs->state) {
     case C2S_STATE_CONNECTED:
         if (!stream_is_tls(s)) { /* RFC 6120 §5.3.1 */
@@ -357,6 +431,7 @@ static void c2s_on_element(Stream *s, XmlNode *el)
                 return;
             }
             stream_starttls(s, tls_store_server_ctx(server->tls));
+            phase_timer(cs, "tls_handshake_timeout");
             return;
         }
         if (!strcmp(el->ns, NS_SASL)) {
@@ -431,6 +506,7 @@ static gboolean keepalive_cb(gpointer data)
 gboolean c2s_init(Server *srv, GError **error)
 {
     server = srv;
+    per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     const char *keys[] = {"listen", "direct_tls"};
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
         const char *addr = config_get_string(srv->config, "c2s", keys[i]);
@@ -457,6 +533,7 @@ void c2s_fini(void)
         g_source_remove(keepalive_src);
     keepalive_src = 0;
     smgmt_fini();
+    g_clear_pointer(&per_ip, g_hash_table_destroy);
 }
 
 guint c2s_close_all(StreamErr err, const char *text)

@@ -45,6 +45,8 @@ struct C2sSession {
     GQueue sm_unacked;    /* SmItem*, oldest first */
     guint sm_timer;       /* resumption timeout while hibernating */
     guint sm_since_r;     /* stanzas sent since our last <r/> */
+    char *peer_ip;        /* counted in the per-address connection limit */
+    guint phase_src;      /* stream-open / TLS handshake timer */
     gboolean carbons;     /* XEP-0280 enabled */
     gboolean csi_inactive; /* XEP-0352 */
     GPtrArray *csi_held;   /* XmlNode* held while inactive */
