@@ -42,21 +42,6 @@ static void arch_item_free(gpointer p)
     g_free(a);
 }
 
-static char *archive_key(void)
-{
-    static guint64 last_us;
-    static guint32 seq;
-    guint64 now = (guint64)g_get_real_time();
-    if (now <= last_us) {
-        now = last_us;
-        seq++;
-    } else {
-        seq = 0;
-    }
-    last_us = now;
-    return g_strdup_printf("%016" G_GINT64_MODIFIER "x%08x", now, seq);
-}
-
 static gboolean commit_cb(gpointer data)
 {
     commit_src = 0;
@@ -130,7 +115,7 @@ static gboolean archivable(const Stanza *st)
 
 static char *archive(const char *user, const Stanza *st, gboolean out, const char *with)
 {
-    char *key = archive_key();
+    char *key = store_seq_key();
     g_autofree char *xml = xml_node_to_string(st->el);
     g_autofree char *rec =
         g_strdup_printf("%" G_GINT64_FORMAT " %s %s\n%s", g_get_real_time(), out ? "out" : "in",

@@ -108,22 +108,23 @@ corrupt:
     return FALSE;
 }
 
-/* Derive, encode and store with add (create) or replace (set_password) semantics. */
-static gboolean account_put(Store *s, const char *bare, const char *password, gboolean create,
-                            GError **error)
+typedef enum { CREDS_ADD, CREDS_REPLACE, CREDS_SET } CredsMode;
+
+/* Encode and store: add (create), replace (set_password) or set (import with overwrite). */
+static gboolean put_creds(Store *s, const char *bare, const AccountCreds *c, CredsMode mode,
+                          GError **error)
 {
-    AccountCreds c;
     guint8 rec[RECORD_V1_LEN];
     GError *local = NULL;
     gboolean ok;
 
-    g_return_val_if_fail(s && bare && *bare && password, FALSE);
-    account_creds_derive(password, ACCOUNT_DEFAULT_ITERATIONS, &c);
-    record_encode(&c, rec);
-    ok = create ? store_map_add(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec, &local)
-                : store_map_replace(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec,
-                                    &local);
-    OPENSSL_cleanse(&c, sizeof c);
+    record_encode(c, rec);
+    if (mode == CREDS_ADD)
+        ok = store_map_add(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec, &local);
+    else if (mode == CREDS_REPLACE)
+        ok = store_map_replace(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec, &local);
+    else
+        ok = store_map_set(s, ACCOUNTS_MAP, bare, ACCOUNTS_CREDS_KEY, rec, sizeof rec, &local);
     OPENSSL_cleanse(rec, sizeof rec);
     if (g_error_matches(local, STORE_ERROR, STORE_ERROR_EXISTS))
         g_set_error(error, STORE_ERROR, STORE_ERROR_EXISTS, "account %s already exists", bare);
@@ -132,6 +133,20 @@ static gboolean account_put(Store *s, const char *bare, const char *password, gb
     else if (local)
         g_propagate_error(error, g_steal_pointer(&local));
     g_clear_error(&local);
+    return ok;
+}
+
+/* Derive and store with add (create) or replace (set_password) semantics. */
+static gboolean account_put(Store *s, const char *bare, const char *password, gboolean create,
+                            GError **error)
+{
+    AccountCreds c;
+    gboolean ok;
+
+    g_return_val_if_fail(s && bare && *bare && password, FALSE);
+    account_creds_derive(password, ACCOUNT_DEFAULT_ITERATIONS, &c);
+    ok = put_creds(s, bare, &c, create ? CREDS_ADD : CREDS_REPLACE, error);
+    OPENSSL_cleanse(&c, sizeof c);
     return ok;
 }
 
@@ -164,6 +179,18 @@ gboolean account_get_creds(Store *s, const char *bare, AccountCreds *out, GError
     return ok;
 }
 
+gboolean account_put_creds(Store *s, const char *bare, const AccountCreds *c, gboolean overwrite,
+                           GError **error)
+{
+    g_return_val_if_fail(s && bare && *bare && c, FALSE);
+    if (c->iterations == 0 || c->iterations > G_MAXINT) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "account %s: bad iteration count %u", bare,
+                    c->iterations);
+        return FALSE;
+    }
+    return put_creds(s, bare, c, overwrite ? CREDS_SET : CREDS_ADD, error);
+}
+
 gboolean account_exists(Store *s, const char *bare)
 {
     GError *error = NULL;
@@ -183,7 +210,8 @@ gboolean account_exists(Store *s, const char *bare)
 
 /* Every map that holds per-account data (owner = the bare JID). */
 const char *const account_data_maps[] = {"roster", "offline", "vcard", "private", "blocklist",
-                                         "lastactivity", NULL};
+                                         "lastactivity", "archive",
+                                         "mamprefs", NULL};
 
 gboolean account_delete(Store *s, const char *bare, GError **error)
 {

@@ -34,6 +34,10 @@ extern const char *const account_data_maps[];
 gboolean account_exists(Store *s, const char *bare);
 /* FALSE (no error) when the account does not exist. */
 gboolean account_get_creds(Store *s, const char *bare, AccountCreds *out, GError **error);
+/* Store raw credentials (an import): create, or with overwrite replace when present.
+ * EXISTS when the account exists and overwrite is FALSE. c is borrowed. */
+gboolean account_put_creds(Store *s, const char *bare, const AccountCreds *c, gboolean overwrite,
+                           GError **error);
 /* Visit bare JIDs of all accounts (domain NULL) or of one domain. */
 gboolean account_foreach(Store *s, const char *domain, StoreOwnerFunc fn, gpointer ud,
                          GError **error);

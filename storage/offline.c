@@ -4,20 +4,9 @@
 
 #define OFFLINE_MAP "offline"
 
-/* 16 hex digits of microseconds + 8 of a counter: byte order = arrival order. */
 char *offline_new_key(void)
 {
-    static guint64 last_us;
-    static guint32 seq;
-    guint64 now = (guint64)g_get_real_time();
-    if (now <= last_us) {
-        now = last_us;
-        seq++;
-    } else {
-        seq = 0;
-    }
-    last_us = now;
-    return g_strdup_printf("%016" G_GINT64_MODIFIER "x%08x", now, seq);
+    return store_seq_key();
 }
 
 static gboolean count_cb(const char *key, const void *val, gsize len, gpointer ud)

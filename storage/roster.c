@@ -132,6 +132,16 @@ gboolean roster_put(Store *s, const char *user, RosterItem *it, GError **error)
     return store_map_set(s, ROSTER_MAP, user, it->jid, data, len, error);
 }
 
+void roster_batch_put(StoreBatch *b, const char *user, RosterItem *it)
+{
+    it->ver = next_version();
+    it->removed = FALSE;
+    g_autoptr(GBytes) rec = item_encode(it);
+    gsize len;
+    const void *data = g_bytes_get_data(rec, &len);
+    store_batch_set(b, ROSTER_MAP, user, it->jid, data, len);
+}
+
 gboolean roster_remove(Store *s, const char *user, const char *contact, guint64 *ver,
                        GError **error)
 {

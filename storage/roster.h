@@ -27,6 +27,8 @@ const char *roster_item_subscription(const RosterItem *it);
 RosterItem *roster_get(Store *s, const char *user, const char *contact, GError **error);
 /* Store it (a new version is assigned into it->ver). */
 gboolean roster_put(Store *s, const char *user, RosterItem *it, GError **error);
+/* Like roster_put, as one write of a batch (written by store_batch_commit). */
+void roster_batch_put(StoreBatch *b, const char *user, RosterItem *it);
 /* Remove: keeps a tombstone with a new version; returns the version in *ver. */
 gboolean roster_remove(Store *s, const char *user, const char *contact, guint64 *ver,
                        GError **error);

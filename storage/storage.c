@@ -572,6 +572,21 @@ gboolean store_map_replace(Store *s, const char *map, const char *owner, const c
     return store_map_put(s, map, owner, key, val, len, PUT_REPLACE, error);
 }
 
+char *store_seq_key(void)
+{
+    static guint64 last_us;
+    static guint32 seq;
+    guint64 now = (guint64)g_get_real_time();
+    if (now <= last_us) {
+        now = last_us;
+        seq++;
+    } else {
+        seq = 0;
+    }
+    last_us = now;
+    return g_strdup_printf("%016" G_GINT64_MODIFIER "x%08x", now, seq);
+}
+
 /* --- batches: several writes, one transaction, one sync (group commit) --- */
 
 typedef struct {

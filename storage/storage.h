@@ -48,6 +48,10 @@ gboolean store_map_delete_owner(Store *s, const char *map, const char *owner, GE
 typedef gboolean (*StoreMapFunc)(const char *key, const void *val, gsize len, gpointer ud);
 gboolean store_map_foreach(Store *s, const char *map, const char *owner, StoreMapFunc fn,
                            gpointer ud, GError **error);
+/* A key that sorts in creation order within this process and across restarts: 16 hex
+ * digits of microseconds since the epoch, 8 of a counter (offline messages, archive). */
+char *store_seq_key(void);
+
 /* Group commit: several writes in one transaction with one sync. Values are copied. */
 typedef struct StoreBatch StoreBatch;
 StoreBatch *store_batch_new(void);
