@@ -82,10 +82,18 @@ static Stanza *make_presence(const char *from, const char *to, const char *type)
     return stanza_new(el, NULL);
 }
 
+/* Presence the server sends for a user; filters (blocking) may drop it, also on its way
+ * to other servers. */
 static void route(Stanza *st /* transfer full */)
 {
-    if (st)
-        router_deliver(st);
+    if (!st)
+        return;
+    StanzaEvent ev = {st, NULL};
+    if (hook_fire("presence/out", &ev) == HOOK_HANDLED) {
+        stanza_unref(st);
+        return;
+    }
+    router_deliver(st);
 }
 
 /* Copy of a session's presence addressed to `to` (from = its full JID). */

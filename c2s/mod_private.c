@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* c2s/mod_private.c — XEP-0049 private XML storage, one map key per stored element */
+#include "c2s/modules.h"
+
+#include <string.h>
+
+#define NS_PRIVATE "jabber:iq:private"
+#define MAP "private" /* owner = bare JID, key "{ns}localname", value = serialized element */
+
+static Server *server;
+
+static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
+{
+    module_reply(ev, stanza_error_reply(ev->st, err, text));
+}
+
+/* XEP-0049 §2.3: a child needs a proper namespace of its own; the stream namespaces and
+ * jabber:iq:private itself are refused with <not-acceptable/>. */
+static gboolean ns_allowed(const XmlNode *el)
+{
+    return el->ns && *el->ns && strcmp(el->ns, XML_NS_CLIENT) && strcmp(el->ns, XML_NS_SERVER) &&
+           strcmp(el->ns, NS_PRIVATE);
+}
+
+static char *element_key(const XmlNode *el)
+{
+    return g_strdup_printf("{%s}%s", el->ns, el->name);
+}
+
+/* Checks the <query/> of a request: at least one child, all in allowed namespaces. */
+static gboolean query_valid(StanzaEvent *ev, XmlNode *query)
+{
+    XmlNode *first = xml_node_first_element(query);
+    if (!first) { /* §2.3 */
+        reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the query needs a child element");
+        return FALSE;
+    }
+    for (XmlNode *el = first; el; el = xml_node_next_element(el, NULL, NULL))
+        if (!ns_allowed(el)) {
+            reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "this namespace cannot be stored");
+            return FALSE;
+        }
+    return TRUE;
+}
+
+/* §2.3: get: the stored element, or the requested one empty when nothing is stored. */
+static HookResult on_get(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    C2sSession *cs = ev->origin;
+    if (!cs)
+        return HOOK_PASS;
+    XmlNode *query = stanza_iq_payload(ev->st);
+    if (!xml_node_is(query, NS_PRIVATE, "query")) {
+        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <query/>");
+        return HOOK_HANDLED;
+    }
+    if (!query_valid(ev, query))
+        return HOOK_HANDLED;
+    XmlNode *want = xml_node_first_element(query);
+    if (xml_node_next_element(want, NULL, NULL)) { /* §2.3: one namespace per get */
+        reply_error(ev, STANZA_ERR_BAD_REQUEST, "a get asks for one element");
+        return HOOK_HANDLED;
+    }
+    g_autofree char *key = element_key(want);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) v = store_map_get(server->store, MAP, jid_bare(cs->jid), key, &err);
+    if (!v && err) {
+        g_warning("private: cannot read %s of %s: %s", key, jid_bare(cs->jid), err->message);
+        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return HOOK_HANDLED;
+    }
+    XmlNode *found = NULL;
+    if (v) {
+        gsize len;
+        const char *xml = g_bytes_get_data(v, &len);
+        found = xml_parse_fragment(xml, len, &err); /* the restricted parser */
+        if (!found || !xml_node_is(found, want->ns, want->name)) {
+            g_warning("private: stored %s of %s is corrupt: %s", key, jid_bare(cs->jid),
+                      err ? err->message : "another element");
+            g_clear_pointer(&found, xml_node_free);
+        }
+    }
+    Stanza *reply = stanza_iq_result(ev->st);
+    stanza_set_from(reply, NULL);
+    XmlNode *q = xml_node_add_child(reply->el, NS_PRIVATE, "query");
+    xml_node_append(q, found ? found : xml_node_new(want->ns, want->name));
+    module_reply(ev, reply);
+    return HOOK_HANDLED;
+}
+
+/* §2.3: set: each child element replaces what is stored under its name; all or nothing. */
+static HookResult on_set(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    C2sSession *cs = ev->origin;
+    if (!cs)
+        return HOOK_PASS;
+    XmlNode *query = stanza_iq_payload(ev->st);
+    if (!xml_node_is(query, NS_PRIVATE, "query")) {
+        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <query/>");
+        return HOOK_HANDLED;
+    }
+    if (!query_valid(ev, query))
+        return HOOK_HANDLED;
+    g_autoptr(StoreBatch) batch = store_batch_new();
+    for (XmlNode *el = xml_node_first_element(query); el;
+         el = xml_node_next_element(el, NULL, NULL)) {
+        g_autofree char *key = element_key(el);
+        g_autofree char *xml = xml_node_to_string(el);
+        store_batch_set(batch, MAP, jid_bare(cs->jid), key, xml, strlen(xml));
+    }
+    g_autoptr(GError) err = NULL;
+    if (!store_batch_commit(server->store, batch, &err)) {
+        g_warning("private: cannot store data of %s: %s", jid_bare(cs->jid), err->message);
+        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return HOOK_HANDLED;
+    }
+    Stanza *ok = stanza_iq_result(ev->st);
+    stanza_set_from(ok, NULL);
+    module_reply(ev, ok);
+    return HOOK_HANDLED;
+}
+
+/* §2.3, §4: nobody but the user reads or writes the user's private data. */
+static HookResult on_other(const char *event, gpointer data, gpointer ud)
+{
+    reply_error(data, STANZA_ERR_FORBIDDEN, "private data belongs to its owner");
+    return HOOK_HANDLED;
+}
+
+static gboolean private_init(Server *srv, GError **error)
+{
+    server = srv;
+    hook_add("iq-get/self/" NS_PRIVATE, 0, on_get, NULL);
+    hook_add("iq-set/self/" NS_PRIVATE, 0, on_set, NULL);
+    hook_add("iq-get/bare/" NS_PRIVATE, 0, on_other, NULL);
+    hook_add("iq-set/bare/" NS_PRIVATE, 0, on_other, NULL);
+    disco_add_feature(NS_PRIVATE);
+    return TRUE;
+}
+
+static void private_fini(void)
+{
+    hook_remove("iq-get/self/" NS_PRIVATE, on_get, NULL);
+    hook_remove("iq-set/self/" NS_PRIVATE, on_set, NULL);
+    hook_remove("iq-get/bare/" NS_PRIVATE, on_other, NULL);
+    hook_remove("iq-set/bare/" NS_PRIVATE, on_other, NULL);
+}
+
+const ModuleDesc mod_private = {
+    .name = "private",
+    .init = private_init,
+    .fini = private_fini,
+};

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* c2s/mod_vcard.c — XEP-0054 vcard-temp: the own vCard and other accounts' vCards */
+#include "c2s/modules.h"
+
+#include <string.h>
+
+#define NS_VCARD "vcard-temp"
+#define MAP "vcard" /* owner = bare JID, key "vcard", value = the serialized <vCard/> */
+#define KEY "vcard"
+
+static Server *server;
+
+static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
+{
+    module_reply(ev, stanza_error_reply(ev->st, err, text));
+}
+
+/* The stored vCard of owner, or an empty <vCard/> when there is none. transfer full */
+static XmlNode *load_vcard(const char *owner, gboolean *failed)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) v = store_map_get(server->store, MAP, owner, KEY, &err);
+    *failed = FALSE;
+    if (!v) {
+        if (err) {
+            g_warning("vcard: cannot read the vCard of %s: %s", owner, err->message);
+            *failed = TRUE;
+            return NULL;
+        }
+        return xml_node_new(NS_VCARD, "vCard");
+    }
+    gsize len;
+    const char *xml = g_bytes_get_data(v, &len);
+    XmlNode *el = xml_parse_fragment(xml, len, &err); /* the restricted parser */
+    if (!el || !xml_node_is(el, NS_VCARD, "vCard")) {
+        g_warning("vcard: the stored vCard of %s is corrupt: %s", owner,
+                  err ? err->message : "not a <vCard/>");
+        if (el)
+            xml_node_free(el);
+        return xml_node_new(NS_VCARD, "vCard");
+    }
+    return el;
+}
+
+/* XEP-0054 §3.1 (own, iq-get/self) and §3.3 (another account's, iq-get/bare; sm already
+ * answered <service-unavailable/> when there is no such account). */
+static HookResult on_get(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    gboolean self = GPOINTER_TO_INT(ud);
+    if (!xml_node_is(stanza_iq_payload(ev->st), NS_VCARD, "vCard")) {
+        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <vCard/>");
+        return HOOK_HANDLED;
+    }
+    g_autoptr(Jid) owner = jid_to_bare(ev->st->to);
+    gboolean failed;
+    XmlNode *vcard = load_vcard(jid_bare(owner), &failed);
+    if (failed) {
+        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return HOOK_HANDLED;
+    }
+    Stanza *reply = stanza_iq_result(ev->st);
+    if (self)
+        stanza_set_from(reply, NULL);
+    xml_node_append(reply->el, vcard);
+    module_reply(ev, reply);
+    return HOOK_HANDLED;
+}
+
+/* XEP-0054 §3.2: the user publishes (replaces) their own vCard. */
+static HookResult on_set(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    C2sSession *cs = ev->origin;
+    if (!cs)
+        return HOOK_PASS;
+    XmlNode *vcard = stanza_iq_payload(ev->st);
+    if (!xml_node_is(vcard, NS_VCARD, "vCard")) {
+        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <vCard/>");
+        return HOOK_HANDLED;
+    }
+    g_autofree char *xml = xml_node_to_string(vcard);
+    gsize len = strlen(xml);
+    if ((gint64)len > config_get_int(server->config, "limits", "vcard_size")) {
+        reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the vCard is too large");
+        return HOOK_HANDLED;
+    }
+    g_autoptr(GError) err = NULL;
+    if (!store_map_set(server->store, MAP, jid_bare(cs->jid), KEY, xml, len, &err)) {
+        g_warning("vcard: cannot store the vCard of %s: %s", jid_bare(cs->jid), err->message);
+        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return HOOK_HANDLED;
+    }
+    Stanza *ok = stanza_iq_result(ev->st);
+    stanza_set_from(ok, NULL);
+    module_reply(ev, ok);
+    return HOOK_HANDLED;
+}
+
+/* Only the owner may change a vCard. */
+static HookResult on_set_other(const char *event, gpointer data, gpointer ud)
+{
+    reply_error(data, STANZA_ERR_FORBIDDEN, "only the owner may change a vCard");
+    return HOOK_HANDLED;
+}
+
+static gboolean vcard_init(Server *srv, GError **error)
+{
+    server = srv;
+    hook_add("iq-get/self/" NS_VCARD, 0, on_get, GINT_TO_POINTER(TRUE));
+    hook_add("iq-get/bare/" NS_VCARD, 0, on_get, GINT_TO_POINTER(FALSE));
+    hook_add("iq-set/self/" NS_VCARD, 0, on_set, NULL);
+    hook_add("iq-set/bare/" NS_VCARD, 0, on_set_other, NULL);
+    disco_add_feature(NS_VCARD);
+    return TRUE;
+}
+
+static void vcard_fini(void)
+{
+    hook_remove("iq-get/self/" NS_VCARD, on_get, GINT_TO_POINTER(TRUE));
+    hook_remove("iq-get/bare/" NS_VCARD, on_get, GINT_TO_POINTER(FALSE));
+    hook_remove("iq-set/self/" NS_VCARD, on_set, NULL);
+    hook_remove("iq-set/bare/" NS_VCARD, on_set_other, NULL);
+}
+
+const ModuleDesc mod_vcard = {
+    .name = "vcard",
+    .init = vcard_init,
+    .fini = vcard_fini,
+};
