@@ -2,17 +2,21 @@
 /* router/router.c — a small router that does one thing: domain -> route */
 #include "router/router.h"
 
+#include <string.h>
+
 struct RouterRoute {
     char *domain;
     RouteKind kind;
     RouteDeliverFunc fn;
     gpointer ud;
+    gboolean subdomains; /* also *.domain */
 };
 
 static GHashTable *routes; /* domain -> RouterRoute */
 static RouteDeliverFunc default_fn;
 static gpointer default_ud;
 static RouterStats stats;
+static guint64 bounced_by[STANZA_ERR__COUNT]; /* metrics: errors by condition */
 
 static void route_free(gpointer p)
 {
@@ -61,9 +65,25 @@ void router_set_default(RouteDeliverFunc fn, gpointer ud)
     default_ud = ud;
 }
 
+void router_route_set_subdomains(RouterRoute *r, gboolean on)
+{
+    r->subdomains = on;
+}
+
 RouterRoute *router_lookup(const char *domain)
 {
-    return routes ? g_hash_table_lookup(routes, domain) : NULL;
+    if (!routes)
+        return NULL;
+    RouterRoute *r = g_hash_table_lookup(routes, domain);
+    if (r)
+        return r;
+    /* a.b.example.org: b.example.org, then example.org, then org, if routed with subdomains */
+    for (const char *p = strchr(domain, '.'); p && p[1]; p = strchr(p + 1, '.')) {
+        r = g_hash_table_lookup(routes, p + 1);
+        if (r && r->subdomains)
+            return r;
+    }
+    return NULL;
 }
 
 RouteKind router_route_kind(const RouterRoute *r)
@@ -83,6 +103,8 @@ void router_bounce(const Stanza *st, StanzaErr err, const char *text)
     if (!reply)
         return; /* RFC 6120 §8.3.1: errors are never answered with errors */
     stats.bounced++;
+    if ((guint)err < STANZA_ERR__COUNT)
+        bounced_by[err]++;
     if (!reply->to) { /* nobody to tell */
         stanza_unref(reply);
         return;
@@ -115,4 +137,9 @@ void router_deliver(Stanza *st)
 const RouterStats *router_stats(void)
 {
     return &stats;
+}
+
+guint64 router_bounced_by(StanzaErr err)
+{
+    return (guint)err < STANZA_ERR__COUNT ? bounced_by[err] : 0;
 }

@@ -22,6 +22,9 @@ void router_fini(void);
 RouterRoute *router_register(const char *domain, RouteKind kind, RouteDeliverFunc fn,
                              gpointer ud);
 void router_unregister(RouterRoute *r);
+/* Route every subdomain of r's domain to r too (XEP-0114 components): router_lookup()
+ * tries the exact domain first, then each parent domain whose route has this on. */
+void router_route_set_subdomains(RouterRoute *r, gboolean on);
 /* The route for every domain that has none (s2s). fn NULL: unroutable. */
 void router_set_default(RouteDeliverFunc fn, gpointer ud);
 /* Which route serves domain, or NULL (default route). borrowed */
@@ -41,3 +44,5 @@ typedef struct {
     guint64 bounced;
 } RouterStats;
 const RouterStats *router_stats(void);
+/* Bounces (error replies sent) with condition err since the start. */
+guint64 router_bounced_by(StanzaErr err);
