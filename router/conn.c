@@ -14,11 +14,16 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #define CONN_READ_CHUNK (16 * 1024)
@@ -28,6 +33,7 @@
 #define CONN_COMPACT_MIN (64 * 1024)
 #define LISTENER_ACCEPTS_PER_WAKEUP 128
 #define LISTENER_PAUSE_MS 100
+#define CONN_EVENTS_PER_TURN 256 /* epoll events taken per main-loop turn */
 
 GQuark conn_error_quark(void)
 {
@@ -61,11 +67,6 @@ typedef enum {
 
 typedef struct Flusher Flusher;
 
-typedef struct {
-    GSource base;
-    Conn *conn; /* not a reference: conn_free destroys the source */
-} ConnSource;
-
 struct Conn {
     int refcount; /* internal: held by dispatchers while they run callbacks */
     gboolean freed;
@@ -76,12 +77,12 @@ struct Conn {
     gpointer ud;
 
     GMainContext *ctx;
-    GSource *source;
-    gpointer fd_tag;
-    GIOCondition watching;
+    GIOCondition watching; /* events registered in the flusher's epoll set; 0 = not in it */
     Flusher *flusher;
     GList flush_link;
     gboolean queued;
+    GList kick_link; /* in flusher->kicked: dispatch without waiting for the fd */
+    gboolean kicked;
 
     GString *out;
     gsize out_off;
@@ -89,6 +90,8 @@ struct Conn {
     gsize max_outbuf;
     guint64 queued_total; /* bytes ever queued by conn_write */
     guint64 sent_total;   /* bytes ever handed to the kernel (plaintext before TLS) */
+    guint64 plain_wire;   /* sent_total when TLS started: wire bytes before it */
+    guint64 final_acked;  /* conn_wire_acked() frozen when the fd is closed */
     GSList *sent_waiters; /* SentWaiter*, see conn_when_sent() */
 
     gboolean read_paused;
@@ -99,6 +102,8 @@ struct Conn {
 
     SSL_CTX *tls_ctx; /* ref held from conn_start_tls until SSL_new */
     SSL *ssl;
+    gboolean tls_client;  /* conn_start_tls_client: we send the ClientHello */
+    gboolean verify_peer; /* server side: ask for a client certificate (s2s) */
     gboolean tls_ready;
     char *sni;
     char *alpn;
@@ -159,6 +164,8 @@ void conn_when_sent(Conn *c, guint64 mark, void (*fn)(gpointer ud), gpointer ud,
 }
 
 static void conn_flush_now(Conn *c);
+static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked);
+static void conn_unref(Conn *c);
 
 /* ---- plain TCP ---- */
 
@@ -300,12 +307,17 @@ static gsize tls_pending(const Conn *c)
 
 static const ConnVtable conn_tls_vtable = {"tls", tls_read, tls_write, tls_shutdown, tls_pending};
 
-/* ---- the shared flusher: one per main context, writes every dirty conn once a turn ---- */
+/* ---- the shared flusher: one per main context. It writes every dirty connection once a
+ * turn, and owns the epoll set of every connection of that context: one fd in GLib's poll,
+ * so a loop turn costs O(ready connections), not O(all connections). ---- */
 
 struct Flusher {
     GSource base;
     GMainContext *ctx;
-    GQueue queue; /* Conn with queued output, linked by flush_link */
+    int epfd;
+    gpointer epfd_tag;
+    GQueue queue;  /* Conn with queued output, linked by flush_link */
+    GQueue kicked; /* Conn to dispatch without an fd event, linked by kick_link */
     guint nconns;
 };
 
@@ -314,20 +326,67 @@ static GHashTable *flushers; /* GMainContext* -> Flusher* */
 
 static gboolean flusher_prepare(GSource *s, gint *timeout)
 {
+    Flusher *f = (Flusher *)s;
     *timeout = -1;
-    return ((Flusher *)s)->queue.length > 0;
+    return f->queue.length > 0 || f->kicked.length > 0;
 }
 
 static gboolean flusher_check(GSource *s)
 {
-    return ((Flusher *)s)->queue.length > 0;
+    Flusher *f = (Flusher *)s;
+    return f->queue.length > 0 || f->kicked.length > 0 ||
+           g_source_query_unix_fd(s, f->epfd_tag) != 0;
+}
+
+static GIOCondition epoll_to_gio(uint32_t ev)
+{
+    return (ev & EPOLLIN ? G_IO_IN : 0) | (ev & EPOLLOUT ? G_IO_OUT : 0) |
+           (ev & EPOLLHUP ? G_IO_HUP : 0) | (ev & EPOLLERR ? G_IO_ERR : 0);
 }
 
 static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
 {
     Flusher *f = (Flusher *)s;
-    /* Only those queued before this turn; flushing never runs owner callbacks. */
-    for (guint n = f->queue.length; n > 0 && f->queue.length > 0; n--) {
+    struct epoll_event evs[CONN_EVENTS_PER_TURN];
+    int n = 0;
+    /* Connections with output queued before this turn: written at its end, one write each.
+     * Those that only this turn queues wait for the next one, so that G_PRIORITY_HIGH idles
+     * added meanwhile (group commits: durable before acknowledged) run before it goes out,
+     * as with one GSource per connection. */
+    guint nflush = f->queue.length;
+    if (g_source_query_unix_fd(s, f->epfd_tag) != 0) {
+        n = epoll_wait(f->epfd, evs, CONN_EVENTS_PER_TURN, 0);
+        if (n < 0) {
+            if (errno != EINTR)
+                g_warning("conn: epoll_wait: %s", g_strerror(errno));
+            n = 0;
+        }
+    }
+    /* Hold every connection of this batch: a callback may free another one (conn_free
+     * takes the fd out of the set; the memory stays until the last unref). */
+    for (int i = 0; i < n; i++)
+        ((Conn *)evs[i].data.ptr)->refcount++;
+    for (int i = 0; i < n; i++) {
+        Conn *c = evs[i].data.ptr;
+        if (c->freed || c->fd < 0)
+            continue;
+        gboolean kicked = c->kicked;
+        if (kicked) {
+            g_queue_unlink(&f->kicked, &c->kick_link);
+            c->kicked = FALSE;
+        }
+        conn_dispatch(c, epoll_to_gio(evs[i].events), kicked);
+    }
+    for (int i = 0; i < n; i++)
+        conn_unref(evs[i].data.ptr);
+    /* Kicked before this turn (TLS bytes decrypted beyond what was read, reading resumed) */
+    for (guint k = f->kicked.length; k > 0 && f->kicked.length > 0; k--) {
+        Conn *c = g_queue_pop_head_link(&f->kicked)->data;
+        c->kicked = FALSE;
+        conn_dispatch(c, 0, TRUE);
+    }
+    /* Flushing never runs owner callbacks. */
+    for (; nflush > 0 && f->queue.length > 0; nflush--) {
         Conn *c = g_queue_pop_head_link(&f->queue)->data;
         c->queued = FALSE;
         conn_flush_now(c);
@@ -338,6 +397,7 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
 static GSourceFuncs flusher_funcs = {
     flusher_prepare, flusher_check, flusher_dispatch, NULL, NULL, NULL};
 
+/* NULL when no epoll set can be created (out of descriptors) */
 static Flusher *flusher_acquire(GMainContext *ctx)
 {
     G_LOCK(flushers);
@@ -345,11 +405,25 @@ static Flusher *flusher_acquire(GMainContext *ctx)
         flushers = g_hash_table_new(NULL, NULL);
     Flusher *f = g_hash_table_lookup(flushers, ctx);
     if (!f) {
+        int epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (epfd < 0) {
+            g_warning("conn: epoll_create1: %s", g_strerror(errno));
+            if (g_hash_table_size(flushers) == 0)
+                g_clear_pointer(&flushers, g_hash_table_unref);
+            G_UNLOCK(flushers);
+            return NULL;
+        }
         f = (Flusher *)g_source_new(&flusher_funcs, sizeof(Flusher));
         f->ctx = ctx;
+        f->epfd = epfd;
+        f->epfd_tag = g_source_add_unix_fd(&f->base, epfd, G_IO_IN);
         g_queue_init(&f->queue);
+        g_queue_init(&f->kicked);
         g_source_set_name(&f->base, "tern conn flusher");
         g_source_set_priority(&f->base, G_PRIORITY_DEFAULT);
+        /* no nested loops run inside: never blocked around dispatch (that would cost two
+         * eventfd wakeups a turn) */
+        g_source_set_can_recurse(&f->base, TRUE);
         g_source_attach(&f->base, ctx);
         g_hash_table_insert(flushers, ctx, f);
     }
@@ -360,12 +434,16 @@ static Flusher *flusher_acquire(GMainContext *ctx)
 
 static void flusher_release(Flusher *f)
 {
+    if (!f)
+        return;
     G_LOCK(flushers);
     if (--f->nconns == 0) {
         g_hash_table_remove(flushers, f->ctx);
         if (g_hash_table_size(flushers) == 0)
             g_clear_pointer(&flushers, g_hash_table_unref);
         g_source_destroy(&f->base);
+        if (close(f->epfd) != 0)
+            g_debug("conn: close epoll: %s", g_strerror(errno));
         g_source_unref(&f->base);
     }
     G_UNLOCK(flushers);
@@ -373,6 +451,10 @@ static void flusher_release(Flusher *f)
 
 static void conn_dequeue(Conn *c)
 {
+    if (c->kicked) {
+        g_queue_unlink(&c->flusher->kicked, &c->kick_link);
+        c->kicked = FALSE;
+    }
     if (c->queued) {
         g_queue_unlink(&c->flusher->queue, &c->flush_link);
         c->queued = FALSE;
@@ -382,7 +464,7 @@ static void conn_dequeue(Conn *c)
 /* Ask for one flush this loop turn (unless the fd already tells us when). */
 static void conn_schedule_flush(Conn *c)
 {
-    if (c->queued || c->fd < 0 || c->write_blocked || c->write_wants_read)
+    if (c->queued || c->fd < 0 || c->write_blocked || c->write_wants_read || !c->flusher)
         return;
     if (c->state == CONN_ST_HANDSHAKE || c->state >= CONN_ST_SHUTDOWN)
         return;
@@ -414,8 +496,10 @@ static void conn_unref(Conn *c)
 
 static void conn_kick(Conn *c)
 {
-    if (c->source)
-        g_source_set_ready_time(c->source, 0);
+    if (!c->kicked && c->fd >= 0 && c->flusher) {
+        g_queue_push_tail_link(&c->flusher->kicked, &c->kick_link);
+        c->kicked = TRUE;
+    }
 }
 
 static void clear_source(GSource **s)
@@ -459,26 +543,52 @@ static void conn_update_io(Conn *c)
             break;
         }
     }
-    if (want == c->watching)
+    if (want == c->watching || !c->flusher)
         return;
-    /* No fd at all rather than events 0: poll would still report HUP and spin. */
-    if (want == 0) {
-        g_source_remove_unix_fd(c->source, c->fd_tag);
-        c->fd_tag = NULL;
-    } else if (!c->fd_tag) {
-        c->fd_tag = g_source_add_unix_fd(c->source, c->fd, want);
-    } else {
-        g_source_modify_unix_fd(c->source, c->fd_tag, want);
+    /* Out of the set rather than events 0: epoll would still report HUP and spin. */
+    struct epoll_event ev = {
+        .events = (want & G_IO_IN ? EPOLLIN : 0) | (want & G_IO_OUT ? EPOLLOUT : 0),
+        .data.ptr = c};
+    int op = want == 0 ? EPOLL_CTL_DEL : c->watching == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(c->flusher->epfd, op, c->fd, &ev) != 0) {
+        int e = errno;
+        c->watching = 0;
+        if (op != EPOLL_CTL_DEL) /* ENOMEM, ENOSPC (max_user_watches) */
+            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_IO, "epoll_ctl: %s",
+                                       g_strerror(e)));
+        return;
     }
     c->watching = want;
+}
+
+guint64 conn_wire_sent(const Conn *c)
+{
+    if (c->ssl) {
+        BIO *w = SSL_get_wbio(c->ssl);
+        return c->plain_wire + (w ? BIO_number_written(w) : 0);
+    }
+    return c->sent_total;
+}
+
+guint64 conn_wire_acked(const Conn *c)
+{
+    if (c->fd < 0)
+        return c->final_acked;
+    int unacked = 0;
+    guint64 sent = conn_wire_sent(c);
+    if (ioctl(c->fd, SIOCOUTQ, &unacked) != 0 || unacked < 0)
+        return c->final_acked; /* not TCP: what we knew last */
+    return sent >= (guint64)unacked ? sent - (guint64)unacked : 0;
 }
 
 /* Close the fd and drop everything that depends on it. */
 static void conn_release_fd(Conn *c)
 {
-    if (c->fd_tag) {
-        g_source_remove_unix_fd(c->source, c->fd_tag);
-        c->fd_tag = NULL;
+    if (c->fd >= 0)
+        c->final_acked = conn_wire_acked(c);
+    if (c->watching && c->flusher) {
+        if (epoll_ctl(c->flusher->epfd, EPOLL_CTL_DEL, c->fd, NULL) != 0)
+            g_debug("conn %s: epoll_ctl del: %s", c->peer, g_strerror(errno));
         c->watching = 0;
     }
     if (c->fd >= 0) {
@@ -575,9 +685,17 @@ static gboolean conn_close_timeout(gpointer data)
 
 /* ---- TLS start and handshake ---- */
 
+/* Keep the handshake going whatever the chain looks like; SSL_get_verify_result() keeps
+ * the verdict for the owner. */
+static int conn_verify_any(int ok, X509_STORE_CTX *ctx)
+{
+    return 1;
+}
+
 static void conn_begin_handshake(Conn *c)
 {
     char text[256];
+    c->plain_wire = c->sent_total;
     c->ssl = SSL_new(c->tls_ctx);
     SSL_CTX_free(c->tls_ctx);
     c->tls_ctx = NULL;
@@ -587,8 +705,28 @@ static void conn_begin_handshake(Conn *c)
         return;
     }
     /* Our outbuf grows and moves between retries of one SSL_write. */
-    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_set_accept_state(c->ssl);
+    /* RELEASE_BUFFERS: an idle session keeps no 16 KiB+ record buffers (memory per session) */
+    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                             SSL_MODE_RELEASE_BUFFERS);
+    if (c->tls_client) {
+        /* RFC 6125 §6: the name checks are the owner's (s2s/verify.c); OpenSSL only
+         * records the chain result, so the handshake never fails on an untrusted peer. */
+        SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+        if (c->sni && SSL_set_tlsext_host_name(c->ssl, c->sni) != 1) {
+            tls_error_text(text, sizeof text, 0);
+            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_TLS, "TLS SNI: %s", text));
+            return;
+        }
+        SSL_set_connect_state(c->ssl);
+    } else {
+        if (c->verify_peer) { /* ask for a certificate; judge it later (never fail here) */
+            SSL_set_verify(c->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, conn_verify_any);
+            /* COMPAT: XMPP servers present their server certificate as client certificate
+             * (RFC 6120 §13.7.1.3); many lack the clientAuth key usage. */
+            X509_VERIFY_PARAM_set_purpose(SSL_get0_param(c->ssl), X509_PURPOSE_ANY);
+        }
+        SSL_set_accept_state(c->ssl);
+    }
     c->vt = &conn_tls_vtable;
     c->state = CONN_ST_HANDSHAKE;
     c->hs_wants_write = FALSE;
@@ -625,8 +763,11 @@ static void conn_handshake(Conn *c)
     SSL_get0_alpn_selected(c->ssl, &proto, &proto_len);
     if (proto && proto_len > 0)
         c->alpn = g_strndup((const char *)proto, proto_len);
-    const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
-    c->sni = g_strdup(sni);
+    if (!c->tls_client) {
+        const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+        g_free(c->sni);
+        c->sni = g_strdup(sni);
+    }
     c->tls_ready = TRUE;
     c->state = CONN_ST_OPEN;
     c->last_activity = g_get_monotonic_time();
@@ -675,6 +816,8 @@ static void conn_read(Conn *c)
             return; /* conn_free / conn_close / conn_start_tls from the callback */
         if (!more || c->read_paused)
             break;
+        if (c->vt == &conn_tcp_vtable && n < sizeof buf)
+            break; /* drained: poll says when more comes (saves a recv() that says EAGAIN) */
     }
 out:
     if (!c->read_paused && c->vt->pending(c) > 0)
@@ -735,16 +878,9 @@ static void conn_flush_now(Conn *c)
     conn_update_io(c);
 }
 
-static gboolean conn_source_dispatch(GSource *s, GSourceFunc unused_cb, gpointer unused_ud)
+/* What the epoll set reported for c (rev), or a kick (more to read without an fd event). */
+static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked)
 {
-    Conn *c = ((ConnSource *)s)->conn;
-    GIOCondition rev = c->fd_tag ? g_source_query_unix_fd(s, c->fd_tag) : 0;
-    gboolean kicked = g_source_get_ready_time(s) != -1;
-    g_source_set_ready_time(s, -1);
-    if (rev & G_IO_NVAL) {
-        conn_finish(c, g_error_new_literal(CONN_ERROR, CONN_ERROR_IO, "invalid fd"));
-        return G_SOURCE_CONTINUE;
-    }
     /* Let the read or write that is waiting find out what happened. */
     if (rev & (G_IO_HUP | G_IO_ERR))
         rev |= c->watching;
@@ -774,10 +910,7 @@ static gboolean conn_source_dispatch(GSource *s, GSourceFunc unused_cb, gpointer
         break;
     }
     conn_unref(c);
-    return G_SOURCE_CONTINUE;
 }
-
-static GSourceFuncs conn_source_funcs = {NULL, NULL, conn_source_dispatch, NULL, NULL, NULL};
 
 /* ---- public API ---- */
 
@@ -821,11 +954,8 @@ Conn *conn_new(int fd, const ConnCallbacks *cb, gpointer ud)
     c->max_outbuf = CONN_DEFAULT_MAX_OUTBUF;
     c->flush_link.data = c;
     c->ctx = g_main_context_ref_thread_default();
-    c->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
-    ((ConnSource *)c->source)->conn = c;
-    g_source_set_name(c->source, "tern conn");
-    g_source_attach(c->source, c->ctx);
     c->flusher = flusher_acquire(c->ctx);
+    c->kick_link.data = c;
 
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -834,6 +964,8 @@ Conn *conn_new(int fd, const ConnCallbacks *cb, gpointer ud)
     else
         g_strlcpy(c->peer, "unknown", sizeof c->peer);
     c->last_activity = g_get_monotonic_time();
+    if (!c->flusher)
+        conn_finish(c, g_error_new_literal(CONN_ERROR, CONN_ERROR_IO, "no epoll set"));
     conn_update_io(c);
     return c;
 }
@@ -847,7 +979,6 @@ void conn_free(Conn *c)
     g_slist_free_full(g_steal_pointer(&c->sent_waiters), sent_waiter_drop);
     conn_release_fd(c);
     c->state = CONN_ST_CLOSED;
-    clear_source(&c->source);
     clear_source(&c->closed_idle);
     g_clear_error(&c->closed_err);
     flusher_release(c->flusher);
@@ -935,6 +1066,25 @@ void conn_start_tls(Conn *c, SSL_CTX *ctx)
     conn_schedule_flush(c);
 }
 
+void conn_start_tls_client(Conn *c, SSL_CTX *ctx, const char *sni)
+{
+    g_return_if_fail(!c->freed && ctx);
+    if (c->state != CONN_ST_OPEN || c->ssl) {
+        g_warning("conn %s: conn_start_tls_client ignored (TLS already started or closing)",
+                  c->peer);
+        return;
+    }
+    c->tls_client = TRUE;
+    g_free(c->sni);
+    c->sni = g_strdup(sni);
+    conn_start_tls(c, ctx);
+}
+
+void conn_set_verify_peer(Conn *c, gboolean verify)
+{
+    c->verify_peer = verify;
+}
+
 gboolean conn_is_tls(const Conn *c)
 {
     return c->tls_ready;
@@ -1006,6 +1156,127 @@ GBytes *conn_channel_binding(const Conn *c, const char *type)
     if (g_str_equal(type, "tls-server-end-point"))
         return server_end_point(c->ssl);
     return NULL; /* tls-unique: not offered (RFC 9266 §4) */
+}
+
+/* ---- outgoing connect ---- */
+
+struct ConnConnect {
+    int fd;
+    ConnConnectFunc fn;
+    gpointer ud;
+    GSource *watch;
+    GSource *timer;
+    GSource *idle; /* immediate result, reported from the loop */
+    GError *error;
+    char addr[INET6_ADDRSTRLEN + 8];
+};
+
+static void connect_free(ConnConnect *cc)
+{
+    clear_source(&cc->watch);
+    clear_source(&cc->timer);
+    clear_source(&cc->idle);
+    if (cc->fd >= 0)
+        close(cc->fd);
+    g_clear_error(&cc->error);
+    g_free(cc);
+}
+
+/* Report and free: fd to the callback on success. */
+static void connect_done(ConnConnect *cc)
+{
+    int fd = -1;
+    if (!cc->error) {
+        fd = cc->fd;
+        cc->fd = -1;
+    }
+    ConnConnectFunc fn = cc->fn;
+    gpointer ud = cc->ud;
+    GError *err = g_steal_pointer(&cc->error);
+    connect_free(cc);
+    fn(fd, err, ud);
+    g_clear_error(&err);
+}
+
+static gboolean connect_idle_cb(gpointer data)
+{
+    ConnConnect *cc = data;
+    g_source_unref(cc->idle);
+    cc->idle = NULL;
+    connect_done(cc);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean connect_ready_cb(int fd, GIOCondition cond, gpointer data)
+{
+    ConnConnect *cc = data;
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+        soerr = errno;
+    if (soerr == EINPROGRESS || soerr == EALREADY)
+        return G_SOURCE_CONTINUE;
+    if (soerr != 0)
+        cc->error = g_error_new(CONN_ERROR, CONN_ERROR_IO, "connect to %s: %s", cc->addr,
+                                g_strerror(soerr));
+    g_source_unref(cc->watch); /* removed by returning G_SOURCE_REMOVE */
+    cc->watch = NULL;
+    connect_done(cc);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean connect_timeout_cb(gpointer data)
+{
+    ConnConnect *cc = data;
+    g_source_unref(cc->timer);
+    cc->timer = NULL;
+    cc->error = g_error_new(CONN_ERROR, CONN_ERROR_IO, "connect to %s: %s", cc->addr,
+                            g_strerror(ETIMEDOUT));
+    connect_done(cc);
+    return G_SOURCE_REMOVE;
+}
+
+ConnConnect *conn_connect(const struct sockaddr *addr, socklen_t len, guint timeout_ms,
+                          ConnConnectFunc fn, gpointer ud)
+{
+    g_return_val_if_fail(addr && fn, NULL);
+    ConnConnect *cc = g_new0(ConnConnect, 1);
+    cc->fn = fn;
+    cc->ud = ud;
+    char host[INET6_ADDRSTRLEN];
+    format_addr(addr, host, sizeof host);
+    guint16 port = addr->sa_family == AF_INET6
+                       ? ntohs(((const struct sockaddr_in6 *)addr)->sin6_port)
+                       : ntohs(((const struct sockaddr_in *)addr)->sin_port);
+    g_snprintf(cc->addr, sizeof cc->addr, addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+               port);
+    GMainContext *ctx = g_main_context_get_thread_default();
+    cc->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int r = cc->fd < 0 ? -1 : connect(cc->fd, addr, len);
+    if (r != 0 && (cc->fd < 0 || errno != EINPROGRESS)) {
+        cc->error = g_error_new(CONN_ERROR, CONN_ERROR_IO, "connect to %s: %s", cc->addr,
+                                g_strerror(errno));
+    } else if (r != 0) {
+        cc->watch = g_unix_fd_source_new(cc->fd, G_IO_OUT);
+        g_source_set_callback(cc->watch, G_SOURCE_FUNC(connect_ready_cb), cc, NULL);
+        g_source_attach(cc->watch, ctx);
+        if (timeout_ms) {
+            cc->timer = g_timeout_source_new(timeout_ms);
+            g_source_set_callback(cc->timer, connect_timeout_cb, cc, NULL);
+            g_source_attach(cc->timer, ctx);
+        }
+        return cc;
+    }
+    cc->idle = g_idle_source_new(); /* connected at once (loopback) or failed at once */
+    g_source_set_callback(cc->idle, connect_idle_cb, cc, NULL);
+    g_source_attach(cc->idle, ctx);
+    return cc;
+}
+
+void conn_connect_cancel(ConnConnect *cc)
+{
+    if (cc)
+        connect_free(cc);
 }
 
 /* ---- addresses ---- */

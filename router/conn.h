@@ -9,10 +9,10 @@
 #define CONN_ERROR (conn_error_quark())
 GQuark conn_error_quark(void);
 typedef enum {
-    CONN_ERROR_IO,        /* read/write error */
-    CONN_ERROR_EOF,       /* peer closed */
-    CONN_ERROR_TLS,       /* TLS handshake or record error */
-    CONN_ERROR_OVERFLOW,  /* outbound buffer over its limit */
+    CONN_ERROR_IO,       /* read/write error */
+    CONN_ERROR_EOF,      /* peer closed */
+    CONN_ERROR_TLS,      /* TLS handshake or record error */
+    CONN_ERROR_OVERFLOW, /* outbound buffer over its limit */
 } ConnError;
 
 typedef struct Conn Conn;
@@ -47,6 +47,12 @@ guint64 conn_queued_mark(const Conn *c);
  * already was). When the connection ends first, fn is never called; destroy(ud) always is. */
 void conn_when_sent(Conn *c, guint64 mark, void (*fn)(gpointer ud), gpointer ud,
                     GDestroyNotify destroy);
+/* Bytes written to the socket so far, as they go on the wire (TLS records included), and
+ * how many of them the peer's TCP acknowledged (SIOCOUTQ; frozen when the connection
+ * closes). A mark taken with conn_wire_sent() inside a conn_when_sent() callback is acked
+ * once conn_wire_acked() reaches it. */
+guint64 conn_wire_sent(const Conn *c);
+guint64 conn_wire_acked(const Conn *c);
 /* Pause/resume reading (flow control). */
 void conn_pause_reading(Conn *c, gboolean paused);
 
@@ -54,22 +60,38 @@ void conn_pause_reading(Conn *c, gboolean paused);
  * handshake. Bytes read but not yet delivered are discarded (RFC 6120 §5.4.3.3).
  * on_tls_ready follows, or on_closed with CONN_ERROR_TLS. ctx borrowed (ref'd). */
 void conn_start_tls(Conn *c, SSL_CTX *ctx);
+/* Client-side TLS (s2s out): after the queued plaintext is written, send the ClientHello
+ * with SNI sni (copied, may be NULL). The chain is verified against ctx's store but the
+ * handshake never fails on it: read SSL_get_verify_result(conn_ssl(c)) afterwards. */
+void conn_start_tls_client(Conn *c, SSL_CTX *ctx, const char *sni);
+/* Server side: ask the peer for a certificate (s2s, XEP-0178); any certificate is accepted
+ * by the handshake, the verdict stays in SSL_get_verify_result(). Before conn_start_tls. */
+void conn_set_verify_peer(Conn *c, gboolean verify);
 gboolean conn_is_tls(const Conn *c);
-SSL *conn_ssl(const Conn *c);            /* borrowed, NULL when not TLS */
+SSL *conn_ssl(const Conn *c);              /* borrowed, NULL when not TLS */
 const char *conn_peer_addr(const Conn *c); /* "127.0.0.1" */
-const char *conn_sni(const Conn *c);     /* server name the client asked for, or NULL */
-const char *conn_alpn(const Conn *c);    /* negotiated ALPN protocol or NULL */
+const char *conn_sni(const Conn *c);       /* server name the client asked for, or NULL */
+const char *conn_alpn(const Conn *c);      /* negotiated ALPN protocol or NULL */
 /* Channel binding data (RFC 9266 tls-exporter / RFC 5929 tls-server-end-point).
  * transfer full; NULL when not available (e.g. tls-exporter on TLS < 1.3). */
 GBytes *conn_channel_binding(const Conn *c, const char *type);
 /* Time of last read/write activity (g_get_monotonic_time()). */
 gint64 conn_last_activity(const Conn *c);
 
+/* Outgoing TCP connect, nonblocking. fn is called exactly once from the main loop (never
+ * from inside conn_connect) with the connected fd (transfer full) or -1 and an error
+ * (CONN_ERROR_IO; timeout_ms 0 = the kernel's own timeout), unless cancelled first. */
+typedef struct ConnConnect ConnConnect;
+typedef void (*ConnConnectFunc)(int fd, const GError *error, gpointer ud);
+ConnConnect *conn_connect(const struct sockaddr *addr, socklen_t len, guint timeout_ms,
+                          ConnConnectFunc fn, gpointer ud);
+/* Cancel a pending connect: fn is not called, the socket is closed. */
+void conn_connect_cancel(ConnConnect *cc);
+
 /* Listeners */
 typedef struct Listener Listener;
 /* accept callback: fd transfer full. */
-typedef void (*ListenerAcceptFunc)(int fd, const struct sockaddr *addr, socklen_t len,
-                                   gpointer ud);
+typedef void (*ListenerAcceptFunc)(int fd, const struct sockaddr *addr, socklen_t len, gpointer ud);
 /* addr: "127.0.0.1:5222", "[::]:5222", "*:5222". NULL + error when it cannot bind. */
 Listener *listener_new(const char *addr, ListenerAcceptFunc fn, gpointer ud, GError **error);
 void listener_free(Listener *l);

@@ -618,11 +618,40 @@ static Jid *jid_build(const char *local, const char *domain, const char *resourc
     return j;
 }
 
+/* Performance: every stanza's 'to' and 'from' are parsed, and they are the same few JIDs
+ * over and over. Preparing one costs ~2,000 instructions, a lookup here ~200 (callgrind,
+ * docs/performance.md). Jids are immutable, so a prepared one can be handed out again.
+ * Per thread; emptied when full, so a flood of distinct JIDs cannot grow it. */
+#define JID_CACHE_MAX 4096
+#define JID_CACHE_KEY_MAX 256 /* longer inputs are not cached */
+static __thread GHashTable *jid_cache;
+
+static Jid *jid_parse(const char *s, gsize len, GError **error);
+
 Jid *jid_new(const char *s, GError **error)
 {
     if (!s)
         return fail(error, "JID is missing");
     gsize len = strlen(s);
+    if (len > JID_CACHE_KEY_MAX)
+        return jid_parse(s, len, error);
+    if (!jid_cache)
+        jid_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify)jid_unref);
+    Jid *j = g_hash_table_lookup(jid_cache, s);
+    if (j)
+        return jid_ref(j);
+    j = jid_parse(s, len, error);
+    if (j) {
+        if (g_hash_table_size(jid_cache) >= JID_CACHE_MAX)
+            g_hash_table_remove_all(jid_cache);
+        g_hash_table_insert(jid_cache, g_strndup(s, len), jid_ref(j));
+    }
+    return j;
+}
+
+static Jid *jid_parse(const char *s, gsize len, GError **error)
+{
     /* RFC 7622 §3.1: the first '/' starts the resourcepart, then the first '@' before it
      * ends the localpart; the rest is the domainpart. */
     const char *slash = memchr(s, '/', len);

@@ -5,10 +5,13 @@
 #include "c2s/c2s.h"
 #include "c2s/modules.h"
 #include "c2s/sm.h"
+#include "http/http.h"
+#include "router/component.h"
 #include "router/conn.h"
 #include "router/hooks.h"
 #include "router/jid.h"
 #include "router/router.h"
+#include "s2s/s2s.h"
 
 static void read_limits(Server *srv)
 {
@@ -77,6 +80,12 @@ Server *server_new(Config *config, GError **error)
         }
     if (!c2s_init(srv, error))
         goto fail;
+    if (!component_init(srv, error))
+        goto fail;
+    if (!s2s_init(srv, error))
+        goto fail;
+    if (!http_init(srv, error))
+        goto fail;
     return srv;
 fail:
     server_free(srv);
@@ -93,7 +102,8 @@ typedef struct {
 static gboolean shutdown_poll(gpointer data)
 {
     ShutdownWait *w = data;
-    if (c2s_count() > 0 && w->waited++ < 50) /* up to 5 s for peers to read the close */
+    /* up to 5 s for peers to read the close */
+    if (c2s_count() + s2s_count() + component_count() > 0 && w->waited++ < 50)
         return G_SOURCE_CONTINUE;
     w->done(w->ud);
     return G_SOURCE_REMOVE;
@@ -104,7 +114,9 @@ void server_shutdown(Server *srv, GSourceFunc done, gpointer ud)
     srv->shutting_down = TRUE;
     g_ptr_array_set_size(srv->listeners, 0);
     guint n = c2s_close_all(STREAM_ERR_SYSTEM_SHUTDOWN, "the server is shutting down");
-    g_message("shutting down: closing %u client streams", n);
+    guint ns = s2s_close_all(STREAM_ERR_SYSTEM_SHUTDOWN, "the server is shutting down");
+    guint nc = component_close_all(STREAM_ERR_SYSTEM_SHUTDOWN, "the server is shutting down");
+    g_message("shutting down: closing %u client, %u server and %u component streams", n, ns, nc);
     ShutdownWait *w = g_new0(ShutdownWait, 1);
     w->srv = srv;
     w->done = done;
@@ -119,13 +131,17 @@ void server_reload(Server *srv)
         g_warning("reload: certificates kept as they were: %s", err->message);
     else
         g_message("reload: certificates reloaded");
+    http_reload();
 }
 
 void server_free(Server *srv)
 {
     if (!srv)
         return;
+    http_fini();
+    s2s_fini();
     c2s_fini();
+    component_fini();
     for (guint i = 0; c2s_modules[i]; i++)
         if (c2s_modules[i]->fini)
             c2s_modules[i]->fini();

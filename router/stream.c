@@ -9,8 +9,9 @@
 
 typedef enum {
     RESTART_NONE,
-    RESTART_SASL, /* keep pipelined bytes for the new parser */
-    RESTART_TLS,  /* drop every byte read before the handshake */
+    RESTART_SASL,       /* keep pipelined bytes for the new parser */
+    RESTART_TLS,        /* drop every byte read before the handshake */
+    RESTART_TLS_CLIENT, /* the same, we are the TLS client */
 } RestartKind;
 
 struct Stream {
@@ -22,13 +23,17 @@ struct Stream {
     StreamState state;
     RestartKind restart;
     SSL_CTX *tls_ctx; /* pending STARTTLS, borrowed */
+    char *tls_sni;    /* pending client STARTTLS */
+    gboolean outgoing;
     char *id;
+    char *peer_id; /* the id of the peer's header (outgoing) */
     char *local_domain;
-    char *peer_from;
+    char *peer_from; /* incoming: the peer header's 'from'; outgoing: the domain we call */
     char *lang;
     gboolean header_sent;
     gboolean closed_notified;
     gboolean ending_notified;
+    StreamEnd end_reason;
     guint deadline_src;
     StreamErr deadline_err;
     guint close_src;
@@ -62,7 +67,10 @@ static void stream_new_parser(Stream *s)
     s->parser = xml_parser_new(&parser_cb, s, &s->limits);
     s->state = STREAM_STATE_WAIT_OPEN;
     s->header_sent = FALSE;
+    g_clear_pointer(&s->peer_id, g_free);
 }
+
+static void send_header(Stream *s);
 
 /* Enter CLOSING and tell the owner once (it stops routing to this stream at once). */
 static void stream_set_closing(Stream *s)
@@ -108,17 +116,23 @@ static gboolean conn_data_cb(Conn *c, const char *buf, gsize len, gpointer ud)
         /* XML_FEED_STOPPED: a restart, or the stream is being closed */
         if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
             return FALSE;
-        if (s->restart == RESTART_TLS) {
-            s->restart = RESTART_NONE;
+        if (s->restart == RESTART_TLS || s->restart == RESTART_TLS_CLIENT) {
             stream_new_parser(s);
-            conn_start_tls(s->conn, s->tls_ctx); /* RFC 6120 §5.4.3.3: drop the rest */
+            if (s->restart == RESTART_TLS_CLIENT) /* RFC 6120 §5.4.3.3: drop the rest */
+                conn_start_tls_client(s->conn, s->tls_ctx, s->tls_sni);
+            else
+                conn_start_tls(s->conn, s->tls_ctx);
+            s->restart = RESTART_NONE;
             s->tls_ctx = NULL;
+            g_clear_pointer(&s->tls_sni, g_free);
             return FALSE;
         }
         if (s->restart != RESTART_SASL)
             return FALSE; /* stopped for good */
         s->restart = RESTART_NONE;
         stream_new_parser(s);
+        if (s->outgoing) /* RFC 6120 §6.4.6: the initiating entity opens the new stream */
+            send_header(s);
         buf += consumed;
         len -= consumed;
     }
@@ -128,15 +142,20 @@ static gboolean conn_data_cb(Conn *c, const char *buf, gsize len, gpointer ud)
 static void conn_closed_cb(Conn *c, const GError *err, gpointer ud)
 {
     Stream *s = ud;
+    if (s->end_reason == STREAM_END_NONE)
+        s->end_reason =
+            err && err->code == CONN_ERROR_OVERFLOW ? STREAM_END_ERROR : STREAM_END_BROKEN;
     if (err && err->code != CONN_ERROR_EOF)
-        g_debug("%s stream %s from %s closed: %s", s->kind->name, s->id,
-                conn_peer_addr(c), err->message);
+        g_debug("%s stream %s from %s closed: %s", s->kind->name, s->id, conn_peer_addr(c),
+                err->message);
     stream_notify_closed(s);
 }
 
 static void conn_tls_ready_cb(Conn *c, gpointer ud)
 {
     Stream *s = ud;
+    if (s->outgoing) /* RFC 6120 §5.4.3.3: a new stream over TLS, opened by us */
+        send_header(s);
     if (s->kind->on_tls_ready)
         s->kind->on_tls_ready(s);
 }
@@ -147,6 +166,44 @@ static const ConnCallbacks conn_cb = {
     .on_tls_ready = conn_tls_ready_cb,
 };
 
+Stream *stream_new_outgoing(const StreamKind *kind, int fd, gpointer owner)
+{
+    Stream *s = stream_new_incoming(kind, fd, owner);
+    s->outgoing = TRUE;
+    return s;
+}
+
+gboolean stream_is_outgoing(const Stream *s)
+{
+    return s->outgoing;
+}
+
+void stream_open(Stream *s)
+{
+    send_header(s);
+}
+
+void stream_set_peer_domain(Stream *s, const char *domain)
+{
+    g_free(s->peer_from);
+    s->peer_from = g_strdup(domain);
+}
+
+const char *stream_peer_domain(const Stream *s)
+{
+    return s->peer_from;
+}
+
+const char *stream_peer_id(const Stream *s)
+{
+    return s->peer_id;
+}
+
+void stream_set_verify_peer(Stream *s, gboolean verify)
+{
+    conn_set_verify_peer(s->conn, verify);
+}
+
 Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner)
 {
     Stream *s = g_new0(Stream, 1);
@@ -155,8 +212,8 @@ Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner)
     s->id = stream_random_id();
     s->lang = g_strdup("en");
     s->out = g_string_sized_new(256);
-    s->limits = (XmlLimits){.max_stanza_bytes = 16384, .max_depth = 64, .max_attrs = 64,
-                            .max_header_bytes = 4096};
+    s->limits = (XmlLimits){
+        .max_stanza_bytes = 16384, .max_depth = 64, .max_attrs = 64, .max_header_bytes = 4096};
     s->conn = conn_new(fd, &conn_cb, s);
     stream_new_parser(s);
     return s;
@@ -176,6 +233,8 @@ void stream_free(Stream *s)
     xml_parser_free(s->parser);
     g_string_free(s->out, TRUE);
     g_free(s->id);
+    g_free(s->peer_id);
+    g_free(s->tls_sni);
     g_free(s->local_domain);
     g_free(s->peer_from);
     g_free(s->lang);
@@ -185,6 +244,16 @@ void stream_free(Stream *s)
 gpointer stream_owner(const Stream *s)
 {
     return s->owner;
+}
+
+void stream_set_owner(Stream *s, gpointer owner)
+{
+    s->owner = owner;
+}
+
+StreamEnd stream_end_reason(const Stream *s)
+{
+    return s->end_reason;
 }
 
 Conn *stream_conn(const Stream *s)
@@ -258,7 +327,11 @@ static void send_header(Stream *s)
         xml_escape_append(h, s->peer_from, -1);
         g_string_append(h, "'");
     }
-    g_string_append(h, " version='1.0' xml:lang='");
+    if (s->kind->header_attrs)
+        g_string_append(h, s->kind->header_attrs);
+    if (!s->kind->no_version)
+        g_string_append(h, " version='1.0'");
+    g_string_append(h, " xml:lang='");
     xml_escape_append(h, s->lang, -1);
     g_string_append(h, "'>");
     conn_write(s->conn, h->str, h->len);
@@ -266,11 +339,11 @@ static void send_header(Stream *s)
     s->header_sent = TRUE;
 }
 
-static void parser_stream_open(gpointer ud, const char *ns, const char *name,
-                               const XmlAttr *attrs, guint nattrs, const char *default_ns)
+static void parser_stream_open(gpointer ud, const char *ns, const char *name, const XmlAttr *attrs,
+                               guint nattrs, const char *default_ns)
 {
     Stream *s = ud;
-    const char *to = NULL, *from = NULL, *version = NULL, *lang = NULL;
+    const char *to = NULL, *from = NULL, *version = NULL, *lang = NULL, *id = NULL;
     for (guint i = 0; i < nattrs; i++) {
         const XmlAttr *a = &attrs[i];
         if (a->ns && !strcmp(a->ns, XML_NS_XML) && !strcmp(a->name, "lang"))
@@ -283,9 +356,16 @@ static void parser_stream_open(gpointer ud, const char *ns, const char *name,
             from = a->value;
         else if (!strcmp(a->name, "version"))
             version = a->value;
+        else if (!strcmp(a->name, "id"))
+            id = a->value;
     }
-    g_free(s->peer_from);
-    s->peer_from = from && *from ? g_strdup(from) : NULL;
+    if (s->outgoing) {
+        g_free(s->peer_id);
+        s->peer_id = id && *id && strlen(id) < 1024 ? g_strdup(id) : NULL;
+    } else {
+        g_free(s->peer_from);
+        s->peer_from = from && *from ? g_strdup(from) : NULL;
+    }
     if (lang && *lang && strlen(lang) < 64) {
         g_free(s->lang);
         s->lang = g_strdup(lang);
@@ -295,12 +375,13 @@ static void parser_stream_open(gpointer ud, const char *ns, const char *name,
         return;
     }
     if (strcmp(default_ns, s->kind->content_ns)) { /* RFC 6120 §4.9.3.10 */
-        g_autofree char *t = g_strdup_printf("the content namespace must be %s",
-                                             s->kind->content_ns);
+        g_autofree char *t =
+            g_strdup_printf("the content namespace must be %s", s->kind->content_ns);
         stream_error(s, STREAM_ERR_INVALID_NAMESPACE, t);
         return;
     }
-    if (!version || strncmp(version, "1.", 2)) { /* RFC 6120 §4.7.5 */
+    /* RFC 6120 §4.7.5 */
+    if (!s->kind->no_version && (!version || strncmp(version, "1.", 2))) {
         stream_error(s, STREAM_ERR_UNSUPPORTED_VERSION, "XMPP 1.0 streams only");
         return;
     }
@@ -309,14 +390,17 @@ static void parser_stream_open(gpointer ud, const char *ns, const char *name,
     if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
         return;
     s->state = STREAM_STATE_OPEN;
+    if (s->outgoing)
+        return; /* the features come from the peer */
     send_header(s);
+    if (s->kind->no_version)
+        return; /* XEP-0114 §3: no features */
     g_autoptr(XmlNode) features = xml_node_new(XML_NS_STREAMS, "features");
     if (s->kind->features)
         s->kind->features(s, features);
     g_string_truncate(s->out, 0);
     g_string_append(s->out, "<stream:features>");
-    for (XmlNode *f = xml_node_first_element(features); f; f = xml_node_next_element(f, NULL,
-                                                                                     NULL))
+    for (XmlNode *f = xml_node_first_element(features); f; f = xml_node_next_element(f, NULL, NULL))
         xml_node_serialize(f, s->kind->content_ns, s->out);
     g_string_append(s->out, "</stream:features>");
     conn_write(s->conn, s->out->str, s->out->len);
@@ -335,6 +419,8 @@ static void parser_element(gpointer ud, XmlNode *el)
 static void parser_stream_close(gpointer ud)
 {
     Stream *s = ud;
+    if (s->end_reason == STREAM_END_NONE)
+        s->end_reason = STREAM_END_PEER_CLOSE;
     if (s->state == STREAM_STATE_OPEN)
         conn_write_str(s->conn, "</stream:stream>");
     stream_set_closing(s);
@@ -363,8 +449,8 @@ static void parser_error(gpointer ud, XmlError err, const char *text)
         se = STREAM_ERR_NOT_WELL_FORMED;
         break;
     }
-    g_debug("%s stream %s from %s: XML error: %s", s->kind->name, s->id,
-            conn_peer_addr(s->conn), text);
+    g_debug("%s stream %s from %s: XML error: %s", s->kind->name, s->id, conn_peer_addr(s->conn),
+            text);
     stream_error(s, se, text);
 }
 
@@ -378,6 +464,20 @@ static const XmlParserCallbacks parser_cb = {
 void stream_start_direct_tls(Stream *s, SSL_CTX *ctx)
 {
     conn_start_tls(s->conn, ctx);
+}
+
+void stream_start_direct_tls_client(Stream *s, SSL_CTX *ctx, const char *sni)
+{
+    conn_start_tls_client(s->conn, ctx, sni);
+}
+
+void stream_starttls_client(Stream *s, SSL_CTX *ctx, const char *sni)
+{
+    s->restart = RESTART_TLS_CLIENT;
+    s->tls_ctx = ctx;
+    g_free(s->tls_sni);
+    s->tls_sni = g_strdup(sni);
+    xml_parser_stop(s->parser);
 }
 
 void stream_starttls(Stream *s, SSL_CTX *ctx)
@@ -419,14 +519,14 @@ void stream_error(Stream *s, StreamErr err, const char *text)
 {
     if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
         return;
+    s->end_reason = STREAM_END_ERROR;
     send_header(s); /* RFC 6120 §4.9.1.2 */
     g_string_truncate(s->out, 0);
     stream_error_serialize(err, text, s->out);
     g_string_append(s->out, "</stream:stream>");
     conn_write(s->conn, s->out->str, s->out->len);
     g_debug("%s stream %s from %s: stream error %s%s%s", s->kind->name, s->id,
-            conn_peer_addr(s->conn), stream_err_condition(err), text ? ": " : "",
-            text ? text : "");
+            conn_peer_addr(s->conn), stream_err_condition(err), text ? ": " : "", text ? text : "");
     stream_set_closing(s);
     xml_parser_stop(s->parser);
     conn_close(s->conn);
@@ -444,6 +544,7 @@ void stream_close(Stream *s)
 {
     if (s->state == STREAM_STATE_CLOSING || s->state == STREAM_STATE_CLOSED)
         return;
+    s->end_reason = STREAM_END_LOCAL;
     if (!s->header_sent)
         send_header(s);
     conn_write_str(s->conn, "</stream:stream>");

@@ -20,19 +20,27 @@ typedef enum {
 typedef struct {
     const char *name;       /* "c2s" for logs */
     const char *content_ns; /* jabber:client, jabber:server, jabber:component:accept */
+    /* Extra raw attributes for our stream header, e.g. " xmlns:db='jabber:server:dialback'"
+     * (trusted text, may be NULL). */
+    const char *header_attrs;
+    /* XEP-0114 §3: the peer's header needs no version, ours carries none and no
+     * <stream:features/> follow it. */
+    gboolean no_version;
     /* The peer's stream header arrived (to/from/version/lang borrowed, may be NULL).
-     * Return FALSE after calling stream_error() to refuse it. The engine then sends our
-     * header (from = stream_set_local_domain()) and calls features(). */
+     * Return FALSE after calling stream_error() to refuse it. Incoming: the engine then
+     * sends our header (from = stream_set_local_domain()) and calls features(). Outgoing:
+     * our header went first; the peer's <stream:features/> arrives through on_element(). */
     gboolean (*on_open)(Stream *s, const char *to, const char *from, const char *version,
                         const char *lang);
-    /* Fill <stream:features/> (borrowed node) right after our header. */
+    /* Fill <stream:features/> (borrowed node) right after our header (incoming only). */
     void (*features)(Stream *s, XmlNode *features);
     /* One top-level element of the stream. transfer full. */
     void (*on_element)(Stream *s, XmlNode *el);
     /* The stream is ending (peer's </stream:stream>, a stream error, EOF): nothing more is
      * processed; the owner stops routing to it now, before the TCP close. Once; may be NULL. */
     void (*on_ending)(Stream *s);
-    /* TLS is up (before the stream restart). May be NULL. */
+    /* TLS is up (incoming: before the peer's new header; outgoing: our new header was just
+     * sent). May be NULL. */
     void (*on_tls_ready)(Stream *s);
     /* The connection is gone (after an error, a close, or EOF); the owner frees the stream
      * with stream_free() (deferred freeing inside the engine makes this safe). */
@@ -41,6 +49,22 @@ typedef struct {
 
 /* An incoming stream on a connected socket. The stream owns the connection. */
 Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner);
+/* An outgoing stream on a connected socket (s2s out). Set the local and peer domains, then
+ * call stream_open() (plaintext / STARTTLS) or stream_start_direct_tls_client(): our header
+ * goes first (from = local, to = peer), the peer's header and features follow. */
+Stream *stream_new_outgoing(const StreamKind *kind, int fd, gpointer owner);
+gboolean stream_is_outgoing(const Stream *s);
+/* Send our stream header (outgoing). */
+void stream_open(Stream *s);
+/* The peer's domain: incoming, the 'from' of its header; outgoing, set by the owner and
+ * written as 'to' (copied). */
+void stream_set_peer_domain(Stream *s, const char *domain);
+const char *stream_peer_domain(const Stream *s);
+/* The 'id' of the peer's current stream header (outgoing: the id the receiving server
+ * chose, as dialback keys need it), or NULL. */
+const char *stream_peer_id(const Stream *s);
+/* Incoming: ask the peer for a certificate when TLS starts (s2s). Before the handshake. */
+void stream_set_verify_peer(Stream *s, gboolean verify);
 void stream_free(Stream *s);
 gpointer stream_owner(const Stream *s);
 Conn *stream_conn(const Stream *s);
@@ -62,7 +86,13 @@ void stream_start_direct_tls(Stream *s, SSL_CTX *ctx);
 /* STARTTLS: send <proceed/>, drop whatever the peer sent after <starttls/>, handshake,
  * then expect a new stream header (RFC 6120 §5.4.3.3). */
 void stream_starttls(Stream *s, SSL_CTX *ctx);
+/* Outgoing direct TLS (XEP-0368): handshake as the client, then our header. */
+void stream_start_direct_tls_client(Stream *s, SSL_CTX *ctx, const char *sni);
+/* Outgoing STARTTLS, after the peer's <proceed/>: drop whatever follows it, handshake as
+ * the client with SNI sni, then send a new header (RFC 6120 §5.4.3.3). */
+void stream_starttls_client(Stream *s, SSL_CTX *ctx, const char *sni);
 /* Expect a new stream header after the current element (SASL success, RFC 6120 §6.4.6);
+ * outgoing: our new header is sent at once (RFC 6120 §6.4.6 for the initiating entity);
  * bytes the peer pipelined after it go to the fresh parser. */
 void stream_restart(Stream *s);
 
@@ -79,6 +109,18 @@ void stream_close(Stream *s);
 
 /* Total pre-authentication deadline etc.: when it fires, stream_error(err). 0 cancels. */
 void stream_set_deadline(Stream *s, guint seconds, StreamErr err);
+
+/* Why a stream ended (XEP-0198 resumption only follows a broken connection). */
+typedef enum {
+    STREAM_END_NONE,       /* still open */
+    STREAM_END_PEER_CLOSE, /* the peer sent </stream:stream> */
+    STREAM_END_LOCAL,      /* we closed it (stream_close) */
+    STREAM_END_ERROR,      /* we sent a stream error */
+    STREAM_END_BROKEN,     /* the connection dropped (EOF, I/O or TLS error) */
+} StreamEnd;
+StreamEnd stream_end_reason(const Stream *s);
+/* Hand the stream to another owner (XEP-0198 resumption moves it to the old session). */
+void stream_set_owner(Stream *s, gpointer owner);
 
 /* Generate a random stream id / resource-like token (transfer full). */
 char *stream_random_id(void);

@@ -31,10 +31,12 @@ struct TlsStore {
     char *certs_dir;
     char **domains;
     gboolean self_signed;
-    GMutex lock;       /* ctxs is read by the SNI callback, on any loop thread */
-    GHashTable *ctxs;  /* lower-case domain -> SSL_CTX (a reference) */
-    SSL_CTX *def;      /* the first domain's, borrowed from ctxs */
-    GHashTable *paths; /* lower-case domain -> certificate path */
+    GMutex lock;             /* ctxs is read by the SNI callback, on any loop thread */
+    GHashTable *ctxs;        /* lower-case domain -> SSL_CTX (a reference) */
+    SSL_CTX *def;            /* the first domain's, borrowed from ctxs */
+    GHashTable *paths;       /* lower-case domain -> certificate path */
+    GHashTable *client_ctxs; /* lower-case domain -> SSL_CTX for s2s out (a reference) */
+    X509_STORE *trust;       /* peer verification (system + ca_file), NULL until set */
 };
 
 /* Everything OpenSSL queued, as one line (clears the queue). */
@@ -316,10 +318,47 @@ static gboolean tls_generate(const char *dir, const char *domain, const char *pe
 
 /* ---- the store ---- */
 
+static SSL_CTX *tls_client_ctx_new(TlsStore *s, const char *pem, const char *key, GError **error)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        set_openssl_error(error, "SSL_CTX_new (client)");
+        return NULL;
+    }
+    static const unsigned char alpn[] = "\x0bxmpp-server"; /* XEP-0368 */
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1) != 0) {
+        set_openssl_error(error, "TLS client context setup");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (!tls_load_pair(ctx, pem, key, error)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void tls_apply_trust(X509_STORE *trust, GHashTable *ctxs)
+{
+    if (!trust || !ctxs)
+        return;
+    GHashTableIter it;
+    gpointer ctx;
+    g_hash_table_iter_init(&it, ctxs);
+    while (g_hash_table_iter_next(&it, NULL, &ctx))
+        SSL_CTX_set1_cert_store(ctx, trust); /* shared, refcounted */
+}
+
 static gboolean tls_build(TlsStore *s, GHashTable **ctxs_out, SSL_CTX **def_out,
-                          GHashTable **paths_out, GError **error)
+                          GHashTable **paths_out, GHashTable **client_out, GError **error)
 {
     g_autoptr(GHashTable) ctxs =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)SSL_CTX_free);
+    g_autoptr(GHashTable) clients =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)SSL_CTX_free);
     g_autoptr(GHashTable) paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     SSL_CTX *def = NULL;
@@ -355,6 +394,12 @@ static gboolean tls_build(TlsStore *s, GHashTable **ctxs_out, SSL_CTX **def_out,
             g_warning("certificate %s for %s has expired", pem, domain);
         if (!def)
             def = ctx;
+        SSL_CTX *client = tls_client_ctx_new(s, pem, key, error);
+        if (!client) {
+            SSL_CTX_free(ctx);
+            return FALSE;
+        }
+        g_hash_table_insert(clients, g_strdup(domain), client);
         g_hash_table_insert(paths, g_strdup(domain), g_steal_pointer(&pem));
         g_hash_table_insert(ctxs, g_steal_pointer(&domain), ctx);
     }
@@ -362,8 +407,11 @@ static gboolean tls_build(TlsStore *s, GHashTable **ctxs_out, SSL_CTX **def_out,
         g_set_error_literal(error, TLS_ERROR, TLS_ERROR_FAILED, "no domains to serve");
         return FALSE;
     }
+    tls_apply_trust(s->trust, ctxs);
+    tls_apply_trust(s->trust, clients);
     *ctxs_out = g_steal_pointer(&ctxs);
     *paths_out = g_steal_pointer(&paths);
+    *client_out = g_steal_pointer(&clients);
     *def_out = def;
     return TRUE;
 }
@@ -376,7 +424,7 @@ TlsStore *tls_store_new(const char *certs_dir, char **domains, gboolean self_sig
     s->domains = g_strdupv(domains);
     s->self_signed = self_signed;
     g_mutex_init(&s->lock);
-    if (!tls_build(s, &s->ctxs, &s->def, &s->paths, error)) {
+    if (!tls_build(s, &s->ctxs, &s->def, &s->paths, &s->client_ctxs, error)) {
         tls_store_free(s);
         return NULL;
     }
@@ -389,6 +437,9 @@ void tls_store_free(TlsStore *s)
         return;
     g_clear_pointer(&s->ctxs, g_hash_table_unref); /* live SSLs keep their own refs */
     g_clear_pointer(&s->paths, g_hash_table_unref);
+    g_clear_pointer(&s->client_ctxs, g_hash_table_unref);
+    if (s->trust)
+        X509_STORE_free(s->trust);
     g_mutex_clear(&s->lock);
     g_strfreev(s->domains);
     g_free(s->certs_dir);
@@ -397,19 +448,51 @@ void tls_store_free(TlsStore *s)
 
 gboolean tls_store_reload(TlsStore *s, GError **error)
 {
-    GHashTable *ctxs = NULL, *paths = NULL;
+    GHashTable *ctxs = NULL, *paths = NULL, *clients = NULL;
     SSL_CTX *def = NULL;
-    if (!tls_build(s, &ctxs, &def, &paths, error))
+    if (!tls_build(s, &ctxs, &def, &paths, &clients, error))
         return FALSE;
     g_mutex_lock(&s->lock);
-    GHashTable *old_ctxs = s->ctxs, *old_paths = s->paths;
+    GHashTable *old_ctxs = s->ctxs, *old_paths = s->paths, *old_clients = s->client_ctxs;
     s->ctxs = ctxs;
     s->paths = paths;
+    s->client_ctxs = clients;
     s->def = def;
     g_mutex_unlock(&s->lock);
     g_hash_table_unref(old_ctxs); /* SSL_CTX_free: refcounted, live connections keep theirs */
     g_hash_table_unref(old_paths);
+    g_hash_table_unref(old_clients);
     return TRUE;
+}
+
+gboolean tls_store_set_trust(TlsStore *s, const char *ca_file, GError **error)
+{
+    X509_STORE *trust = X509_STORE_new();
+    if (!trust || X509_STORE_set_default_paths(trust) != 1) {
+        set_openssl_error(error, "cannot load the system certificate store");
+        X509_STORE_free(trust);
+        return FALSE;
+    }
+    if (ca_file && *ca_file && X509_STORE_load_file(trust, ca_file) != 1) {
+        set_openssl_error(error, "cannot load CA file %s", ca_file);
+        X509_STORE_free(trust);
+        return FALSE;
+    }
+    ERR_clear_error(); /* missing system folders are not an error */
+    g_mutex_lock(&s->lock);
+    if (s->trust)
+        X509_STORE_free(s->trust);
+    s->trust = trust;
+    tls_apply_trust(trust, s->ctxs);
+    tls_apply_trust(trust, s->client_ctxs);
+    g_mutex_unlock(&s->lock);
+    return TRUE;
+}
+
+SSL_CTX *tls_store_client_ctx(TlsStore *s, const char *domain)
+{
+    g_autofree char *lower = g_ascii_strdown(domain, -1);
+    return g_hash_table_lookup(s->client_ctxs, lower);
 }
 
 SSL_CTX *tls_store_server_ctx(TlsStore *s)

@@ -24,6 +24,14 @@ gboolean tls_store_reload(TlsStore *s, GError **error);
  * certificate (default: first domain), ALPN accepts "xmpp-client" / "xmpp-server".
  * borrowed, valid until the next reload (connections keep a ref through their SSL). */
 SSL_CTX *tls_store_server_ctx(TlsStore *s);
+/* Trust for peer certificates (s2s): the system store plus ca_file (PEM, may be NULL or
+ * ""). Applied to every context, also after reloads. FALSE + error when ca_file is bad. */
+gboolean tls_store_set_trust(TlsStore *s, const char *ca_file, GError **error);
+/* SSL_CTX for outgoing s2s from domain (a hosted domain): TLS 1.2+, the domain's
+ * certificate as client certificate (XEP-0178), ALPN "xmpp-server" (XEP-0368), the trust
+ * store above; no verification failure in the handshake (RFC 6125 checks are the
+ * caller's). borrowed, valid until the next reload; NULL for an unknown domain. */
+SSL_CTX *tls_store_client_ctx(TlsStore *s, const char *domain);
 /* Path of the certificate / key files used for domain (borrowed). */
 const char *tls_store_cert_path(TlsStore *s, const char *domain);
 /* Check that each domain has a loadable certificate and key that match; prints what it

@@ -3,7 +3,12 @@
 set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
       libglib2.0-dev libexpat1-dev libssl-dev libc-ares-dev liblmdb-dev libidn2-dev
-      openssl python3 python3-slixmpp nodejs npm)
+      libxml2-dev # a second XML parser for the differential tests (tests/fuzz)
+      libsoup-3.0-dev libjson-glib-dev glib-networking # the HTTP front (HTTPS: glib-networking)
+      chromium # the web console's test drives it headless (playwright-core from npm)
+      openssl python3 python3-slixmpp nodejs npm dnsmasq-base
+      prosody lua-unbound # prosody + lua-unbound: the federation peer in tests (s2s)
+      biboumi ngircd) # the IRC gateway (XEP-0114 component) and an IRC server in tests
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -19,6 +19,8 @@
 #include "router/tls.h"
 #include "storage/accounts.h"
 #include "storage/storage.h"
+#include "tools/admin.h"
+#include "tools/ternctl.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -26,11 +28,6 @@
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
-
-/* Exit codes */
-#define EXIT_OK 0
-#define EXIT_FAIL 1  /* operational: exists, not found, storage error */
-#define EXIT_USAGE 2 /* usage or config error */
 
 #define PASSWORD_MAX 1024 /* bytes, with the NUL */
 
@@ -51,6 +48,21 @@ static const char commands_help[] =
     "  deluser JID              delete an account\n"
     "  listusers [DOMAIN]       list accounts (of one domain)\n"
     "  check                    check the config and the certificates\n"
+    "  s2s                      list server-to-server links of the running ternd: direction,\n"
+    "                           local and peer domain, state, auth method, TLS version,\n"
+    "                           queued stanzas, age, transport, stream (links sharing one\n"
+    "                           stream have the same) and the peer certificate's verdict\n"
+    "  roster JID               list the roster: JID, subscription, ask, pending-in, name,\n"
+    "                           groups (tab-separated, one item a line)\n"
+    "  roster-add JID CONTACT [NAME] [GROUP...]\n"
+    "                           add or update a roster item (subscription state is kept)\n"
+    "  offline [-v] JID         count (-v: list) the stored offline messages\n"
+    "  export JID [FILE]        write the account's data as XEP-0227 XML (default stdout)\n"
+    "  import [--force] FILE    create accounts from XEP-0227 XML (--force: overwrite)\n"
+    "  token-add NAME --scope push|admin\n"
+    "                           create a bearer token for the HTTP API; it is printed once\n"
+    "  token-revoke NAME        revoke an HTTP API token\n"
+    "  token-list               list HTTP API tokens: name, scope, creation time\n"
     "\n"
     "Without PASSWORD, it is read from standard input (one line), or asked twice on a\n"
     "terminal. A PASSWORD argument is visible to other local users (ps).\n"
@@ -70,6 +82,19 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
+int ctl_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    code = fail(code, "%s", msg);
+    g_free(msg);
+    return code;
+}
+
 /* -c, else $TERN_CONFIG, else ./ternd.conf, else SYSCONFDIR/ternd.conf; NULL: defaults. */
 static const char *config_path(void)
 {
@@ -85,11 +110,6 @@ static const char *config_path(void)
         return SYSCONFDIR "/ternd.conf";
     return NULL;
 }
-
-typedef struct {
-    Config *conf;
-    GPtrArray *domains; /* [server] domains, prepared (char *), NULL-terminated */
-} Ctl;
 
 static int ctl_load(Ctl *ctl)
 {
@@ -123,7 +143,7 @@ static void ctl_clear(Ctl *ctl)
     g_clear_pointer(&ctl->conf, config_free);
 }
 
-static Store *ctl_store(Ctl *ctl)
+Store *ctl_store(Ctl *ctl)
 {
     GError *error = NULL;
     gint64 size = config_get_int(ctl->conf, "storage", "map_size");
@@ -137,30 +157,27 @@ static Store *ctl_store(Ctl *ctl)
     return s;
 }
 
-/* The prepared bare JID of an account on a served domain (transfer full), or NULL after
- * saying why. */
-static char *account_jid(const Ctl *ctl, const char *arg)
+gboolean ctl_serves(const Ctl *ctl, const char *domain)
+{
+    for (guint i = 0; i < ctl->domains->len; i++)
+        if (strcmp(ctl->domains->pdata[i], domain) == 0)
+            return TRUE;
+    return FALSE;
+}
+
+/* tools/admin.c decides, for ternctl and the HTTP admin API alike. */
+char *ctl_account_jid(const Ctl *ctl, const char *arg)
 {
     GError *error = NULL;
-    Jid *j = jid_new(arg, &error);
-    char *bare = NULL;
+    char *bare = admin_account_jid((char *const *)ctl->domains->pdata, arg, &error);
 
-    if (!j) {
-        fail(EXIT_USAGE, "invalid JID '%s': %s", arg, error->message);
+    if (!bare) {
+        if (g_error_matches(error, ADMIN_ERROR, ADMIN_ERROR_NOT_SERVED))
+            fail(EXIT_USAGE, "%s in %s", error->message, config_origin(ctl->conf));
+        else
+            fail(EXIT_USAGE, "%s", error->message);
         g_error_free(error);
-        return NULL;
     }
-    if (!jid_local(j) || jid_resource(j)) {
-        fail(EXIT_USAGE, "'%s': an account is a bare JID user@domain", arg);
-    } else {
-        for (guint i = 0; i < ctl->domains->len && !bare; i++)
-            if (strcmp(ctl->domains->pdata[i], jid_domain(j)) == 0)
-                bare = g_strdup(jid_bare(j));
-        if (!bare)
-            fail(EXIT_USAGE, "%s is not served here ([server] domains in %s)", jid_domain(j),
-                 config_origin(ctl->conf));
-    }
-    jid_unref(j);
     return bare;
 }
 
@@ -226,18 +243,9 @@ static int read_password(char *buf, gsize size)
  * UTF-8, no control characters.
  * TODO: full PRECIS OpaqueString (RFC 8265 §4.2: space mapping, NFC, disallowed code
  * points) in one function shared with c2s/, so that both prepare a password alike. */
-static const char *password_problem(const char *pw)
+const char *ctl_password_problem(const char *pw)
 {
-    if (!*pw)
-        return "the password is empty";
-    if (strlen(pw) >= PASSWORD_MAX)
-        return "the password is longer than 1023 bytes";
-    if (!g_utf8_validate(pw, -1, NULL))
-        return "the password is not valid UTF-8";
-    for (const char *p = pw; *p; p = g_utf8_next_char(p))
-        if (g_unichar_iscntrl(g_utf8_get_char(p)))
-            return "the password contains a control character";
-    return NULL;
+    return admin_password_problem(pw);
 }
 
 /* adduser / passwd */
@@ -252,21 +260,23 @@ static int cmd_set_password(Ctl *ctl, int argc, char **argv, gboolean create)
 
     if (argc < 3 || argc > 4)
         return fail(EXIT_USAGE, "usage: ternctl %s JID [PASSWORD]", argv[1]);
-    bare = account_jid(ctl, argv[2]);
+    bare = ctl_account_jid(ctl, argv[2]);
     if (!bare)
         return EXIT_USAGE;
     if (argc == 4)
         password = argv[3];
     else if ((rc = read_password(buf, sizeof buf)) != EXIT_OK)
         goto out;
-    if ((problem = password_problem(password))) {
+    if ((problem = ctl_password_problem(password))) {
         rc = fail(EXIT_USAGE, "%s", problem);
         goto out;
     }
     rc = EXIT_FAIL;
     s = ctl_store(ctl);
-    if (s && (create ? account_create(s, bare, password, &error)
-                     : account_set_password(s, bare, password, &error))) {
+    if (s && (create ? admin_user_create(s, (char *const *)ctl->domains->pdata, bare, password,
+                                         NULL, &error)
+                     : admin_user_passwd(s, (char *const *)ctl->domains->pdata, bare, password,
+                                         NULL, &error))) {
         g_print("%s: %s\n", bare, create ? "account created" : "password changed");
         rc = EXIT_OK;
     } else if (error) {
@@ -289,11 +299,11 @@ static int cmd_deluser(Ctl *ctl, int argc, char **argv)
 
     if (argc != 3)
         return fail(EXIT_USAGE, "usage: ternctl deluser JID");
-    bare = account_jid(ctl, argv[2]);
+    bare = ctl_account_jid(ctl, argv[2]);
     if (!bare)
         return EXIT_USAGE;
     s = ctl_store(ctl);
-    if (s && account_delete(s, bare, &error)) {
+    if (s && admin_user_delete(s, (char *const *)ctl->domains->pdata, bare, NULL, &error)) {
         g_print("%s: account deleted\n", bare);
         rc = EXIT_OK;
     } else if (error) {
@@ -303,12 +313,6 @@ static int cmd_deluser(Ctl *ctl, int argc, char **argv)
     store_close(s);
     g_free(bare);
     return rc;
-}
-
-static gboolean print_owner(const char *owner, gpointer ud)
-{
-    g_print("%s\n", owner);
-    return TRUE;
 }
 
 static int cmd_listusers(Ctl *ctl, int argc, char **argv)
@@ -326,7 +330,11 @@ static int cmd_listusers(Ctl *ctl, int argc, char **argv)
         return rc;
     }
     s = ctl_store(ctl);
-    if (s && account_foreach(s, domain, print_owner, NULL, &error)) {
+    GPtrArray *users = s ? admin_user_list(s, domain, &error) : NULL;
+    if (users) {
+        for (guint i = 0; i < users->len; i++)
+            g_print("%s\n", (const char *)g_ptr_array_index(users, i));
+        g_ptr_array_unref(users);
         rc = EXIT_OK;
     } else if (error) {
         fail(EXIT_FAIL, "%s", error->message);
@@ -353,6 +361,46 @@ static int cmd_check(Ctl *ctl, int argc, char **argv)
     g_string_free(out, TRUE);
     if (!ok)
         return fail(EXIT_FAIL, "certificate check failed");
+    return EXIT_OK;
+}
+
+/* ternd rewrites <data_dir>/s2s.status (a key file, one group per link) on every link
+ * change and removes it when it stops; see docs/federation.md. */
+static int cmd_s2s(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return fail(EXIT_USAGE, "usage: ternctl s2s");
+    g_autofree char *path =
+        g_build_filename(config_get_path(ctl->conf, "server", "data_dir"), "s2s.status", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err))
+        return fail(EXIT_FAIL, "no s2s status (is ternd running with [s2s] enabled?): %s",
+                    err->message);
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    g_print("%-4s %-24s %-24s %-14s %-14s %-8s %7s %8s %-10s %-7s %s\n", "DIR", "LOCAL",
+            "REMOTE", "STATE", "AUTH", "TLS", "QUEUED", "AGE", "VIA", "STREAM", "CERT");
+    for (guint i = 0; groups[i]; i++) {
+        if (!g_str_has_prefix(groups[i], "link "))
+            continue;
+        g_autofree char *dir = g_key_file_get_string(kf, groups[i], "direction", NULL);
+        g_autofree char *local = g_key_file_get_string(kf, groups[i], "local", NULL);
+        g_autofree char *remote = g_key_file_get_string(kf, groups[i], "remote", NULL);
+        g_autofree char *state = g_key_file_get_string(kf, groups[i], "state", NULL);
+        g_autofree char *auth = g_key_file_get_string(kf, groups[i], "auth", NULL);
+        g_autofree char *tls = g_key_file_get_string(kf, groups[i], "tls", NULL);
+        gint queued = g_key_file_get_integer(kf, groups[i], "queued", NULL);
+        gint64 since = g_key_file_get_int64(kf, groups[i], "since", NULL);
+        g_autofree char *via = g_key_file_get_string(kf, groups[i], "via", NULL);
+        g_autofree char *stream = g_key_file_get_string(kf, groups[i], "stream", NULL);
+        g_autofree char *cert = g_key_file_get_string(kf, groups[i], "cert", NULL);
+        g_print("%-4s %-24s %-24s %-14s %-14s %-8s %7d %7" G_GINT64_FORMAT "s %-10s %-7s %s\n",
+                dir ? dir : "?", local ? local : "?", remote ? remote : "?", state ? state : "?",
+                auth ? auth : "?", tls ? tls : "?", queued,
+                since > 0 && now >= since ? now - since : 0, via ? via : "?",
+                stream ? stream : "?", cert ? cert : "?");
+    }
     return EXIT_OK;
 }
 
@@ -384,7 +432,8 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
     } else if (!g_str_equal(argv[1], "adduser") && !g_str_equal(argv[1], "passwd") &&
                !g_str_equal(argv[1], "deluser") && !g_str_equal(argv[1], "listusers") &&
-               !g_str_equal(argv[1], "check")) {
+               !g_str_equal(argv[1], "check") && !g_str_equal(argv[1], "s2s") &&
+               !ctl_data_command(argv[1]) && !ctl_http_command(argv[1])) {
         rc = fail(EXIT_USAGE, "unknown command '%s' (try --help)", argv[1]);
     } else if ((rc = ctl_load(&ctl)) != EXIT_OK) {
         /* said why */
@@ -394,6 +443,12 @@ int main(int argc, char **argv)
         rc = cmd_deluser(&ctl, argc, argv);
     } else if (g_str_equal(argv[1], "listusers")) {
         rc = cmd_listusers(&ctl, argc, argv);
+    } else if (g_str_equal(argv[1], "s2s")) {
+        rc = cmd_s2s(&ctl, argc, argv);
+    } else if (ctl_data_command(argv[1])) {
+        rc = ctl_data_command(argv[1])->run(&ctl, argc, argv);
+    } else if (ctl_http_command(argv[1])) {
+        rc = ctl_http_command(argv[1])->run(&ctl, argc, argv);
     } else {
         rc = cmd_check(&ctl, argc, argv);
     }

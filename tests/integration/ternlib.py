@@ -231,6 +231,8 @@ class Ternd:
         self.tls_port = free_port(host) if direct_tls else None
         while self.tls_port == self.port:
             self.tls_port = free_port(host)
+        self.component_port = free_port(host)  # XEP-0114, never the shared 5347
+        self.http_port = free_port(host)  # [http], never the shared 5280
         self.domain = domains[0]
         self.dir = tempfile.mkdtemp(prefix="ternd-test-")
         self.conf = os.path.join(self.dir, "ternd.conf")
@@ -258,6 +260,8 @@ class Ternd:
             # federation off unless a test asks: no port 5269, no DNS (tests/integration/
             # test_s2s_*.py turn it on with their own ports and DNS server)
             "s2s": {"enabled": False, "listen": ""},
+            "components": {"listen": "%s:%d" % (host, self.component_port)},
+            "http": {"listen": "%s:%d" % (host, self.http_port)},
         }
         for section, keys in (extra or {}).items():
             self.config.setdefault(section, {}).update(keys)
@@ -1028,6 +1032,19 @@ NS_DIALBACK = "jabber:server:dialback"
 NS_DIALBACK_FEATURE = "urn:xmpp:features:dialback"
 
 
+def loopback_net():
+    """A random 127.x.y. prefix for one test run: its servers get their own loopback
+    addresses (standard ports usually free), and runs in parallel never collide."""
+    import random
+    return "127.%d.%d." % (random.randint(100, 254), random.randint(1, 254))
+
+
+def die_with_parent():
+    """preexec_fn: SIGTERM the child when the test process dies (no orphans after a kill)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def port_on(addr, preferred):
     """preferred when nobody listens on addr:preferred, else a free port on addr."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -1097,11 +1114,12 @@ class Dnsmasq:
                 "--conf-file=/dev/null", "--pid-file=", "--user=root",
                 "--port=%d" % self.port, "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--local=/test/", "--log-queries", "--log-facility=-"]
-        args += ["--srv-host=%s,%s,%d,0,0" % r for r in srv]
+        # (service, target, port) or (service, target, port, priority)
+        args += ["--srv-host=%s,%s,%d,%d,0" % (tuple(r) + (0,))[:4] for r in srv]
         args += ["--host-record=%s,%s" % h for h in hosts]
         self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._logf,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10
         while True:
             if self.proc.poll() is not None:
@@ -1137,40 +1155,47 @@ class Dnsmasq:
 
 
 def s2s_ternd(domain, addr, s2s_port, dns, certs=None, ca_file="", extra=None):
-    """A Ternd for domain with its client ports and s2s port on loopback address addr.
-    certs: (pem, key) to use instead of a self-signed certificate."""
+    """A Ternd for domain (or a tuple of domains, the first one its main domain) with its
+    client ports and s2s port on loopback address addr. certs: (pem, key) for the main
+    domain, or {domain: (pem, key)}, instead of self-signed certificates."""
+    domains = (domain,) if isinstance(domain, str) else tuple(domain)
+    if certs and not isinstance(certs, dict):
+        certs = {domains[0]: certs}
     conf = {
         "s2s": {"enabled": True, "listen": "%s:%d" % (addr, s2s_port),
                 "dns_servers": dns, "ca_file": ca_file, "connect_timeout": 5},
-        "server": {"self_signed": certs is None},
+        "server": {"self_signed": not certs},
     }
     for section, keys in (extra or {}).items():
         conf.setdefault(section, {}).update(keys)
-    t = Ternd(extra=conf, domains=(domain,), direct_tls=False, host=addr)
+    t = Ternd(extra=conf, domains=domains, direct_tls=False, host=addr)
     t.s2s_port = s2s_port
-    if certs:
-        for src, ext in zip(certs, (".pem", ".key")):
-            shutil.copy(src, os.path.join(t.certs_dir, domain + ext))
+    for d, pair in (certs or {}).items():
+        for src, ext in zip(pair, (".pem", ".key")):
+            shutil.copy(src, os.path.join(t.certs_dir, d + ext))
     return t
 
 
 def s2s_links(ternd):
-    """`ternctl s2s` as a list of dicts (dir, local, remote, state, auth, tls, queued, age)."""
+    """`ternctl s2s` as a list of dicts (dir, local, remote, state, auth, tls, queued, age,
+    via, stream, cert)."""
     r = ternd.ternctl("s2s")
     check(r.returncode == 0, "ternctl s2s failed: %s%s" % (r.stdout, r.stderr))
     rows = []
+    names = ("dir", "local", "remote", "state", "auth", "tls", "queued", "age", "via", "stream",
+             "cert")
     for line in r.stdout.splitlines()[1:]:
         f = line.split()
-        if len(f) == 8:
-            rows.append(dict(zip(("dir", "local", "remote", "state", "auth", "tls", "queued",
-                                  "age"), f)))
+        if len(f) == len(names):
+            rows.append(dict(zip(names, f)))
     return rows
 
 
-def online_client(ternd, user, password, resource="res"):
+def online_client(ternd, user, password, resource="res", domain=None):
     """A logged-in RawClient that sent its initial presence (so bare-JID messages reach it)."""
-    ternd.adduser(user, password)
-    c = ternd.client()
+    domain = domain or ternd.domain
+    ternd.adduser("%s@%s" % (user, domain), password)
+    c = ternd.client(domain=domain)
     c.login(user, password, resource=resource)
     c.send("<presence/>")
     return c

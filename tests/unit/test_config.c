@@ -62,6 +62,70 @@ static void test_errors(void)
     expect_error("this is not a key file\n", "t.conf: ");
 }
 
+/* [component <domain>]: the second key table, for every section of that name */
+static void test_components(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(Config) c = config_load_data("[components]\nlisten = 127.0.0.1:6000\n"
+                                           "[component irc.example.org]\nsecret = s3cret\n"
+                                           "subdomains = yes\nqueue = 5\nroster = both\n"
+                                           "[component  sms.example.org ]\nsecret = x\n"
+                                           "message = outgoing\npresence = roster\n",
+                                           "t.conf", "/tmp", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(config_get_string(c, "components", "listen"), ==, "127.0.0.1:6000");
+    char *const *d = config_component_domains(c);
+    g_assert_cmpstr(d[0], ==, "irc.example.org");
+    g_assert_cmpstr(d[1], ==, "sms.example.org");
+    g_assert_null(d[2]);
+    g_assert_cmpstr(config_get_string(c, "component irc.example.org", "secret"), ==, "s3cret");
+    g_assert_true(config_get_bool(c, "component irc.example.org", "subdomains"));
+    g_assert_false(config_get_bool(c, "component irc.example.org", "multiple"));
+    g_assert_cmpint(config_get_int(c, "component irc.example.org", "queue"), ==, 5);
+    g_assert_cmpstr(config_get_string(c, "component irc.example.org", "roster"), ==, "both");
+    g_assert_cmpstr(config_get_string(c, "component irc.example.org", "message"), ==, "none");
+    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "message"), ==,
+                    "outgoing");
+    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "presence"), ==,
+                    "roster");
+    g_assert_cmpint(config_get_int(c, "component sms.example.org", "queue"), ==, 0);
+    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "name"), ==, "");
+}
+
+static void test_component_defaults(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(Config) c = config_load(NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(config_get_string(c, "components", "listen"), ==, "127.0.0.1:5347");
+    g_assert_null(config_component_domains(c)[0]);
+}
+
+static void test_component_errors(void)
+{
+    expect_error("[component x.example]\nname = X\n",
+                 "[component x.example] secret: a component needs a secret");
+    expect_error("[component x.example]\nsecret = s\nbogus = 1\n",
+                 "[component x.example] bogus: unknown key");
+    expect_error("[component x.example]\nsecret = s\nroster = maybe\n",
+                 "[component x.example] roster: 'maybe' is not none, get, set or both");
+    expect_error("[component x.example]\nsecret = s\nmessage = incoming\n",
+                 "[component x.example] message: 'incoming' is not none or outgoing");
+    expect_error("[component x.example]\nsecret = s\npresence = all\n",
+                 "[component x.example] presence: 'all' is not none, managed_entity or roster");
+    expect_error("[component x.example]\nsecret = s\nqueue = 99999\n",
+                 "[component x.example] queue: 99999 is out of range 0..10000");
+    expect_error("[component x.example]\nsecret = s\nqueue = lots\n",
+                 "[component x.example] queue: 'lots' is not a number");
+    expect_error("[component x.example]\nsecret = s\nmultiple = perhaps\n",
+                 "[component x.example] multiple: 'perhaps' is not true or false");
+    expect_error("[component]\nsecret = s\n", "[component]: name the component's domain");
+    expect_error("[component a.example]\nsecret = s\n[component  a.example]\nsecret = t\n",
+                 "[component  a.example]: a second section for this component");
+    expect_error("[components]\nlisten = nowhere\n", "[components] listen: 'nowhere'");
+    expect_error("[components]\nsecret = s\n", "[components] secret: unknown key");
+}
+
 static void test_missing_file(void)
 {
     g_autoptr(GError) err = NULL;
@@ -100,6 +164,9 @@ int main(int argc, char **argv)
     g_test_add_func("/config/defaults", test_defaults);
     g_test_add_func("/config/values", test_values);
     g_test_add_func("/config/errors", test_errors);
+    g_test_add_func("/config/components", test_components);
+    g_test_add_func("/config/component-defaults", test_component_defaults);
+    g_test_add_func("/config/component-errors", test_component_errors);
     g_test_add_func("/config/missing-file", test_missing_file);
     g_test_add_func("/config/example-matches-table", test_example_matches_table);
     return g_test_run();
