@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/run-suite.sh — README command (2): install, build, run every suite; last line
-# "N passed, N failed" (TAP test cases over all suites, both builds).
+# "N passed, N failed" (TAP test cases over all suites, both builds; each fuzz target run
+# counts as one test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -38,6 +39,31 @@ run_build default --enable-werror
 if [ "${TERN_SKIP_SANITIZERS:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_build sanitizers --enable-werror --enable-sanitizers
+fi
+# Fuzz phase: libFuzzer targets built by clang in their own folder, each run FUZZ_SECONDS
+# (default 30) from its seed corpus by tests/fuzz/run.sh; one passed/failed test per target.
+run_fuzz() {
+    local dir="$SRC/build/fuzz" start=$SECONDS
+    rm -rf "$dir"; mkdir -p "$dir"
+    echo "== fuzz: configure CC=clang --enable-fuzz"
+    if ! (cd "$dir" && "$SRC/configure" --quiet CC=clang --enable-fuzz >configure.out 2>&1); then
+        cat "$dir/configure.out"; failed=$((failed + 1)); return
+    fi
+    echo "== fuzz: build"
+    if ! make -C "$dir" -j"$(nproc)" --quiet fuzz-targets >"$dir/build.out" 2>&1; then
+        grep -E 'error' "$dir/build.out" | head -30; failed=$((failed + 1)); return
+    fi
+    echo "== fuzz: run (${FUZZ_SECONDS:-30} s per target)"
+    FUZZ_ARTIFACTS="$dir" bash "$SRC/tests/fuzz/run.sh" "$dir" >"$dir/run.out" 2>&1
+    head -300 "$dir/run.out"
+    local p f
+    p=$(grep -c '^PASS:' "$dir/run.out" || true)
+    f=$(grep -c '^FAIL:' "$dir/run.out" || true)
+    echo "== fuzz: $p passed, $f failed ($((SECONDS - start)) s)"
+    passed=$((passed + p)); failed=$((failed + f))
+}
+if [ "${TERN_SKIP_FUZZ:-0}" != 1 ]; then
+    run_fuzz
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,7 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       libsoup-3.0-dev libjson-glib-dev glib-networking # the HTTP front (HTTPS: glib-networking)
       chromium # the web console's test drives it headless (playwright-core from npm)
       openssl python3 python3-slixmpp nodejs npm dnsmasq-base
+      libstrophe-dev # the transport SDK (transports/sdk; ngircd below for tern-irc's tests)
       prosody lua-unbound # prosody + lua-unbound: the federation peer in tests (s2s)
       biboumi ngircd) # the IRC gateway (XEP-0114 component) and an IRC server in tests
 missing=()
