@@ -1,15 +1,20 @@
 #!/bin/bash
 # tools/install-deps.sh — install the Debian 12 packages Tern builds and tests with
 set -euo pipefail
-PKGS=(build-essential autoconf automake libtool pkg-config
+# usage: install-deps.sh [build|test] — build: what ternd needs to build and run;
+# test (default): also the peers, clients and tools the test suite runs.
+BUILD_PKGS=(build-essential autoconf automake libtool pkg-config openssl
       libglib2.0-dev libexpat1-dev libssl-dev libc-ares-dev liblmdb-dev libidn2-dev
       libxml2-dev # a second XML parser for the differential tests (tests/fuzz)
       libsoup-3.0-dev libjson-glib-dev glib-networking # the HTTP front (HTTPS: glib-networking)
-      chromium # the web console's test drives it headless (playwright-core from npm)
-      openssl python3 python3-slixmpp nodejs npm dnsmasq-base
-      libstrophe-dev # the transport SDK (transports/sdk; ngircd below for tern-irc's tests)
+      libstrophe-dev) # the transport SDK (transports/sdk)
+TEST_PKGS=(chromium # the web console's test drives it headless (playwright-core from npm)
+      python3 python3-slixmpp nodejs npm dnsmasq-base
+      clang libclang-rt-14-dev # libFuzzer targets (tests/fuzz)
       prosody lua-unbound # prosody + lua-unbound: the federation peer in tests (s2s)
       biboumi ngircd) # the IRC gateway (XEP-0114 component) and an IRC server in tests
+PKGS=("${BUILD_PKGS[@]}")
+[ "${1:-test}" = build ] || PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -32,5 +37,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -2,7 +2,7 @@
 # tools/quickstart.sh — README command (1): install, build, start ternd for localhost
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh
+bash tools/install-deps.sh build
 [ -x configure ] || autoreconf -fi >/dev/null
 [ -f Makefile ] || ./configure --quiet
 make -j"$(nproc)" --quiet ternd ternctl
