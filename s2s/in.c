@@ -35,6 +35,8 @@ struct S2sIn {
     gint64 since;
     guint serial; /* for ternctl */
     gboolean direct_tls;
+    gboolean sm;  /* XEP-0198 enabled by the peer (acks only, no resumption) */
+    guint32 sm_h; /* stanzas handled since <enable/>, wrapping */
     GList node;
 };
 
@@ -219,6 +221,8 @@ static void in_features(Stream *s, XmlNode *features)
         XmlNode *m = xml_node_add_child(features, NS_SASL, "mechanisms");
         xml_node_add_text(xml_node_add_child(m, NULL, "mechanism"), "EXTERNAL", -1);
     }
+    if (!in->sm) /* XEP-0198; <enable/> once a domain pair is authenticated */
+        xml_node_add_child(features, NS_SM, "sm");
     if (s2s_conf.dialback) { /* XEP-0220 §2.1: with errors, so piggybacking is fine */
         XmlNode *db = xml_node_add_child(features, NS_DIALBACK_FEATURE, "dialback");
         xml_node_add_child(db, NULL, "errors");
@@ -393,6 +397,42 @@ static void handle_stanza(S2sIn *in, XmlNode *el)
         return;
     }
     router_deliver(st);
+    if (in->sm)
+        in->sm_h++;
+}
+
+/* ---- XEP-0198: we only receive stanzas here, so we count and answer <r/> ---- */
+
+static void sm_failed(S2sIn *in, const char *cond)
+{
+    g_autoptr(XmlNode) f = xml_node_new(NS_SM, "failed");
+    xml_node_add_child(f, NS_STANZAS, cond);
+    stream_send(in->stream, f);
+}
+
+static void handle_sm(S2sIn *in, XmlNode *el)
+{
+    if (!strcmp(el->name, "enable")) {
+        if (!in_authenticated(in)) { /* XEP-0198 §3: after authentication */
+            sm_failed(in, "unexpected-request");
+            return;
+        }
+        if (in->sm) {
+            sm_failed(in, "unexpected-request");
+            return;
+        }
+        in->sm = TRUE; /* never resumable on s2s: a new stream re-sends (XEP-0198 §5) */
+        in->sm_h = 0;
+        stream_send_raw(in->stream, "<enabled xmlns='" NS_SM "'/>");
+        g_debug("s2s-in %s: stream management on", stream_id(in->stream));
+        s2s_status_changed();
+    } else if (!strcmp(el->name, "r") && in->sm) {
+        g_autoptr(XmlNode) a = xml_node_new(NS_SM, "a");
+        g_autofree char *hs = g_strdup_printf("%u", in->sm_h);
+        xml_node_set_attr(a, "h", hs);
+        stream_send(in->stream, a);
+    }
+    /* <a/>: we send no stanzas on an incoming stream, there is nothing to release */
 }
 
 static void in_on_element(Stream *s, XmlNode *el)
@@ -420,6 +460,8 @@ static void in_on_element(Stream *s, XmlNode *el)
         handle_db_result(in, el);
     } else if (xml_node_is(el, NS_DIALBACK, "verify")) {
         handle_db_verify(in, el);
+    } else if (!strcmp(el->ns, NS_SM)) {
+        handle_sm(in, el);
     } else if (!in_authenticated(in)) {
         stream_error(s, STREAM_ERR_NOT_AUTHORIZED, "authenticate first");
     } else {
@@ -513,6 +555,7 @@ void s2s_in_describe(S2sIn *in, GKeyFile *kf, guint *n)
                               p && p->state == PAIR_VALID ? "ready" : "authenticating");
         g_key_file_set_string(kf, group, "auth", p && p->auth ? p->auth : "none");
         g_key_file_set_string(kf, group, "tls", tls);
+        g_key_file_set_string(kf, group, "sm", in->sm ? "on" : "off");
         g_key_file_set_integer(kf, group, "queued", 0);
         g_key_file_set_string(kf, group, "via",
                               in->direct_tls              ? "direct-tls"

@@ -9,6 +9,8 @@
 #include "router/router.h"
 
 #define OUT_TCP_CONNECT_MS 10000 /* one candidate address; the link's own deadline is longer */
+#define OUT_SM_R_EVERY 5         /* XEP-0198: <r/> after this many stanzas */
+#define OUT_SM_R_IDLE_US G_USEC_PER_SEC /* ... or once sending paused this long */
 
 typedef enum {
     OUT_RESOLVING,
@@ -20,6 +22,14 @@ typedef enum {
     OUT_CLOSED,
 } OutState;
 
+/* XEP-0198 on the stream (acks only: s2s never resumes, a new stream re-sends). */
+typedef enum {
+    SM_OFF,       /* not offered, or not needed yet */
+    SM_REQUESTED, /* <enable/> sent: stanzas count already (the peer counts from it) */
+    SM_ON,        /* <enabled/> */
+    SM_FAILED,    /* <failed/>: the peer's TCP acknowledgement is all we have */
+} SmState;
+
 typedef struct {
     char *local, *remote, *id, *key;
     S2sVerifyFunc done;
@@ -27,8 +37,9 @@ typedef struct {
     gboolean sent;
 } VerifyReq;
 
-/* A stanza sent but not yet acknowledged by the peer's TCP: when the stream breaks first,
- * it is sent again on a new stream or bounced, never silently lost. */
+/* A stanza sent but not yet acknowledged by the peer (its <a h/> with XEP-0198, else its
+ * TCP): when the stream breaks first, it is sent again on a new stream or bounced, never
+ * silently lost. */
 typedef struct {
     Stanza *st;
     S2sLink *link; /* borrowed; links attached to an out are only freed through it */
@@ -53,8 +64,14 @@ struct S2sOut {
     GQueue inflight;    /* InFlight* */
     guint deadline_src;
     gint64 last_used;
-    guint64 acked; /* wire bytes the peer acknowledged when the stream ended */
-    guint serial;  /* for ternctl: which links share a stream */
+    guint64 acked;    /* wire bytes the peer acknowledged when the stream ended */
+    gboolean peer_sm; /* the last <stream:features/> offered XEP-0198 */
+    SmState sm;
+    guint32 sm_acked;   /* the peer's last h: inflight holds the stanzas after it */
+    guint32 sm_h;       /* stanzas received on this stream since <enable/> */
+    guint sm_since_r;   /* stanzas sent since our last <r/> */
+    gint64 sm_progress; /* monotonic: last ack, or when inflight started filling */
+    guint serial;       /* for ternctl: which links share a stream */
     gboolean direct_tls;
     GList node; /* in outs */
 };
@@ -221,7 +238,7 @@ static void try_next(S2sOut *out)
     out->state = OUT_CONNECTING;
     out->cert = CERT_NONE;
     out->sasl_tried = FALSE;
-    out->peer_dialback = out->peer_db_errors = FALSE;
+    out->peer_dialback = out->peer_db_errors = out->peer_sm = FALSE;
     out->connecting =
         conn_connect((const struct sockaddr *)&c->addr, c->addr_len,
                      MIN(OUT_TCP_CONNECT_MS, s2s_conf.connect_timeout * 1000), connected_cb, out);
@@ -351,6 +368,111 @@ static void handle_db_verify(S2sOut *out, XmlNode *el)
     g_debug("s2s-out %s -> %s: ignoring an unsolicited dialback verify", out->local, out->remote);
 }
 
+/* ---- XEP-0198 acks (the stream-management part of s2s; no resumption) ---- */
+
+/* Stanzas count (the peer's <a/> releases them, not its TCP)? */
+static gboolean sm_tracking(const S2sOut *out)
+{
+    return out->sm == SM_REQUESTED || out->sm == SM_ON;
+}
+
+static gboolean sm_window_full(const S2sOut *out)
+{
+    return sm_tracking(out) && out->inflight.length >= s2s_conf.queue_size;
+}
+
+static void sm_request(S2sOut *out)
+{
+    out->sm_since_r = 0;
+    stream_send_raw(out->stream, "<r xmlns='" NS_SM "'/>");
+}
+
+/* The window has room again: send what the ready links queued meanwhile. */
+static void sm_drain(S2sOut *out)
+{
+    for (guint i = 0; i < out->links->len; i++) {
+        S2sLink *l = out->links->pdata[i];
+        Stanza *st;
+        while (l->state == LINK_READY && s2s_out_ready(out) && (st = g_queue_pop_head(&l->queue)))
+            s2s_out_send(out, st);
+    }
+    s2s_status_changed();
+}
+
+/* <a h/>: forget the stanzas up to h (32-bit, wrapping). FALSE after a stream error. */
+static gboolean sm_ack(S2sOut *out, const char *h_text)
+{
+    char *end = NULL;
+    guint64 h = h_text ? g_ascii_strtoull(h_text, &end, 10) : G_MAXUINT64;
+    guint32 n = (guint32)h - out->sm_acked;
+    if (!h_text || !*h_text || *end || h > G_MAXUINT32 || n > out->inflight.length) {
+        out_set_fail(out, "%s acknowledged %s stanzas, %u were sent", out->remote,
+                     h_text ? h_text : "?", (guint32)(out->sm_acked + out->inflight.length));
+        stream_error(out->stream, STREAM_ERR_UNDEFINED_CONDITION,
+                     "'h' acknowledges more stanzas than were sent");
+        return FALSE;
+    }
+    for (guint32 i = 0; i < n; i++) {
+        InFlight *f = g_queue_peek_head(&out->inflight);
+        if (!f->wire) { /* still in our buffer: the peer cannot have it */
+            out_set_fail(out, "%s acknowledged stanzas not yet sent", out->remote);
+            stream_error(out->stream, STREAM_ERR_UNDEFINED_CONDITION,
+                         "'h' acknowledges more stanzas than were sent");
+            return FALSE;
+        }
+        g_queue_pop_head(&out->inflight);
+        stanza_unref(f->st);
+        g_free(f);
+    }
+    out->sm_acked = (guint32)h;
+    if (n > 0)
+        out->sm_progress = g_get_monotonic_time();
+    return TRUE;
+}
+
+static void sm_handle(S2sOut *out, XmlNode *el)
+{
+    if (!strcmp(el->name, "enabled") && out->sm == SM_REQUESTED) {
+        out->sm = SM_ON;
+        g_debug("s2s-out %s -> %s: stream management on", out->local, out->remote);
+        if (!g_queue_is_empty(&out->inflight))
+            sm_request(out);
+        s2s_status_changed();
+    } else if (!strcmp(el->name, "failed") && out->sm == SM_REQUESTED) {
+        out->sm = SM_FAILED; /* what was sent is covered by TCP acks from now on */
+        g_debug("s2s-out %s -> %s: stream management refused", out->local, out->remote);
+        sm_drain(out);
+    } else if (!strcmp(el->name, "a") && out->sm == SM_ON) {
+        if (sm_ack(out, xml_node_attr(el, "h")))
+            sm_drain(out);
+    } else if (!strcmp(el->name, "r") && out->sm == SM_ON) {
+        g_autoptr(XmlNode) a = xml_node_new(NS_SM, "a");
+        g_autofree char *hs = g_strdup_printf("%u", out->sm_h);
+        xml_node_set_attr(a, "h", hs);
+        stream_send(out->stream, a);
+    } else {
+        g_debug("s2s-out %s -> %s: ignoring <%s xmlns='" NS_SM "'/>", out->local, out->remote,
+                el->name);
+    }
+}
+
+/* Every second: ask for an ack once sending paused; a peer that acknowledges nothing for
+ * idle_timeout is gone (its stanzas go to a new stream). FALSE when the stream broke. */
+static gboolean sm_check(S2sOut *out, gint64 now)
+{
+    if (!sm_tracking(out) || g_queue_is_empty(&out->inflight) ||
+        stream_state(out->stream) != STREAM_STATE_OPEN)
+        return TRUE;
+    if (now - out->sm_progress >= (gint64)s2s_conf.idle_timeout * G_USEC_PER_SEC) {
+        out_set_fail(out, "%s acknowledged nothing for %u s", out->remote, s2s_conf.idle_timeout);
+        stream_error(out->stream, STREAM_ERR_CONNECTION_TIMEOUT, "no acknowledgement");
+        return FALSE;
+    }
+    if (out->sm == SM_ON && out->sm_since_r > 0 && now - out->last_used >= OUT_SM_R_IDLE_US)
+        sm_request(out);
+    return TRUE;
+}
+
 /* ---- stream callbacks ---- */
 
 static gboolean out_on_open(Stream *s, const char *to, const char *from, const char *version,
@@ -388,6 +510,7 @@ static void handle_features(S2sOut *out, XmlNode *f)
     }
     XmlNode *db = xml_node_child(f, NS_DIALBACK_FEATURE, "dialback");
     out->peer_dialback = db != NULL;
+    out->peer_sm = xml_node_child(f, NS_SM, "sm") != NULL; /* enabled with the first stanza */
     out->peer_db_errors = db && xml_node_child(db, NS_DIALBACK_FEATURE, "errors");
     if (!g_hash_table_contains(out->authed, out->local) && !out->sasl_tried && stream_is_tls(s) &&
         sasl_external_offered(f)) { /* XEP-0178 */
@@ -428,6 +551,11 @@ static void out_on_element(Stream *s, XmlNode *el)
                     out->remote);
             out_go_open(out); /* XEP-0178 §4: fall back to dialback */
         }
+    } else if (!strcmp(el->ns, NS_SM) && out->state == OUT_OPEN) {
+        sm_handle(out, el);
+    } else if (!strcmp(el->ns, XML_NS_SERVER) && sm_tracking(out)) {
+        out->sm_h++; /* a stanza on our outgoing stream: dropped, but counted as handled */
+        g_debug("s2s-out %s -> %s: ignoring a <%s/> stanza", out->local, out->remote, el->name);
     } else if (xml_node_is(el, NS_DIALBACK, "result") && out->state == OUT_OPEN) {
         handle_db_result(out, el);
     } else if (xml_node_is(el, NS_DIALBACK, "verify") && out->state == OUT_OPEN) {
@@ -457,8 +585,8 @@ static void out_on_closed(Stream *s)
 
 /* ---- the end of a stream: links re-queue or bounce, verifications fail ---- */
 
-/* l leaves out: what the peer's TCP did not acknowledge (acked: wire bytes) goes back to
- * the front of its queue. */
+/* l leaves out: what the peer did not acknowledge (with XEP-0198 its <a/>, else its TCP:
+ * acked wire bytes) goes back to the front of its queue. */
 static void detach_ready(S2sOut *out, S2sLink *l, guint64 acked)
 {
     GQueue requeue = G_QUEUE_INIT;
@@ -466,7 +594,7 @@ static void detach_ready(S2sOut *out, S2sLink *l, guint64 acked)
         InFlight *f = n->data;
         if (f->link != l || !f->st)
             continue;
-        if (!f->wire || f->wire > acked)
+        if (sm_tracking(out) || !f->wire || f->wire > acked)
             g_queue_push_tail(&requeue, g_steal_pointer(&f->st));
     }
     l->out = NULL;
@@ -562,10 +690,10 @@ static void inflight_written(gpointer ud)
     f->wire = conn_wire_sent(stream_conn(f->out->stream));
 }
 
-/* Forget what the peer's TCP acknowledged. */
+/* Forget what the peer's TCP acknowledged (without XEP-0198). */
 static void prune_inflight(S2sOut *out)
 {
-    if (!out->stream || g_queue_is_empty(&out->inflight))
+    if (!out->stream || g_queue_is_empty(&out->inflight) || sm_tracking(out))
         return;
     guint64 acked = conn_wire_acked(stream_conn(out->stream));
     InFlight *f;
@@ -579,7 +707,7 @@ static void prune_inflight(S2sOut *out)
 gboolean s2s_out_ready(const S2sOut *out)
 {
     return out && out->state == OUT_OPEN && out->stream &&
-           stream_state(out->stream) == STREAM_STATE_OPEN;
+           stream_state(out->stream) == STREAM_STATE_OPEN && !sm_window_full(out);
 }
 
 void s2s_out_send(S2sOut *out, Stanza *st)
@@ -596,6 +724,15 @@ void s2s_out_send(S2sOut *out, Stanza *st)
     }
     out->last_used = g_get_monotonic_time();
     prune_inflight(out);
+    if (out->peer_sm && out->sm == SM_OFF && g_queue_is_empty(&out->inflight)) {
+        /* authenticated (stanzas flow only on ready links): count from here on */
+        stream_send_raw(out->stream, "<enable xmlns='" NS_SM "'/>");
+        out->sm = SM_REQUESTED;
+        out->sm_acked = out->sm_h = 0;
+        out->sm_since_r = 0;
+    }
+    if (sm_tracking(out) && g_queue_is_empty(&out->inflight))
+        out->sm_progress = out->last_used;
     stream_send_stanza(out->stream, st);
     InFlight *f = g_new0(InFlight, 1);
     f->st = st;
@@ -604,6 +741,8 @@ void s2s_out_send(S2sOut *out, Stanza *st)
     g_queue_push_tail(&out->inflight, f);
     Conn *c = stream_conn(out->stream);
     conn_when_sent(c, conn_queued_mark(c), inflight_written, f, NULL);
+    if (out->sm == SM_ON && (++out->sm_since_r >= OUT_SM_R_EVERY || sm_window_full(out)))
+        sm_request(out);
 }
 
 void s2s_out_verify(const char *local, const char *remote, const char *id, const char *key,
@@ -664,6 +803,8 @@ void s2s_out_close_idle(gint64 now)
         if (out->state != OUT_OPEN)
             continue;
         prune_inflight(out);
+        if (!sm_check(out, now) || (sm_tracking(out) && !g_queue_is_empty(&out->inflight)))
+            continue; /* broken, or waiting for acks */
         if (now - out->last_used < (gint64)s2s_conf.idle_timeout * G_USEC_PER_SEC ||
             !g_queue_is_empty(&out->verifies) || stream_state(out->stream) != STREAM_STATE_OPEN)
             continue;
@@ -734,6 +875,11 @@ const char *s2s_out_via(const S2sOut *out)
     if (out->direct_tls)
         return "direct-tls";
     return stream_is_tls(out->stream) ? "starttls" : "plain";
+}
+
+const char *s2s_out_sm(const S2sOut *out)
+{
+    return out->sm == SM_ON ? "on" : "off";
 }
 
 const char *s2s_out_tls_version(const S2sOut *out)

@@ -207,6 +207,7 @@ static void describe_link(GKeyFile *kf, guint n, S2sLink *l)
                                                   : "connecting");
     g_key_file_set_string(kf, group, "auth", l->auth ? l->auth : "none");
     g_key_file_set_string(kf, group, "tls", l->out ? s2s_out_tls_version(l->out) : "none");
+    g_key_file_set_string(kf, group, "sm", l->out ? s2s_out_sm(l->out) : "off");
     g_key_file_set_integer(kf, group, "queued", (gint)g_queue_get_length(&l->queue));
     g_key_file_set_string(kf, group, "via", l->out ? s2s_out_via(l->out) : "-");
     g_key_file_set_string(kf, group, "cert",

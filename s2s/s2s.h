@@ -13,6 +13,7 @@
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_SM "urn:xmpp:sm:3" /* XEP-0198, acks only on s2s (no resumption) */
 
 /* ---- public: server startup (router/server.c) ---- */
 
@@ -88,7 +89,8 @@ S2sOut *s2s_out_new(const char *local, const char *remote);
 S2sOut *s2s_out_find(const char *local, const char *remote);
 /* Attach l to out: dialback for it (or ready at once when the pair is authenticated). */
 void s2s_out_attach(S2sOut *out, S2sLink *l);
-/* Can stanzas go out on it now? */
+/* Can stanzas go out on it now? FALSE too while [s2s] queue_size stanzas wait for a
+ * XEP-0198 ack (the link queues them meanwhile). */
 gboolean s2s_out_ready(const S2sOut *out);
 /* Send st (transfer full) on l's ready stream. */
 void s2s_out_send(S2sOut *out, Stanza *st);
@@ -110,6 +112,8 @@ CertStatus s2s_out_peer_cert(const S2sOut *out);
 const char *s2s_out_via(const S2sOut *out);
 /* "TLSv1.3", or "none" (static). */
 const char *s2s_out_tls_version(const S2sOut *out);
+/* XEP-0198 on the stream: "on" or "off" (static). */
+const char *s2s_out_sm(const S2sOut *out);
 
 /* in.c: incoming streams */
 gboolean s2s_in_init(GError **error);
