@@ -107,6 +107,7 @@ static void c2s_accept(int fd, const struct sockaddr *addr, gboolean direct_tls)
     cs->srv = server;
     cs->link.data = cs;
     cs->peer_ip = g_strdup(ip);
+    cs->since = g_get_real_time();
     cs->stream = stream_new_incoming(&c2s_kind, fd, cs);
     phase_timer(cs, direct_tls ? "tls_handshake_timeout" : "stream_open_timeout");
     XmlLimits lim = c2s_limits(FALSE);

@@ -46,6 +46,7 @@ struct C2sSession {
     guint sm_timer;       /* resumption timeout while hibernating */
     guint sm_since_r;     /* stanzas sent since our last <r/> */
     char *peer_ip;        /* counted in the per-address connection limit */
+    gint64 since;         /* wall clock (µs) of the connection (HTTP admin API) */
     guint phase_src;      /* stream-open / TLS handshake timer */
     gboolean carbons;     /* XEP-0280 enabled */
     gboolean csi_inactive; /* XEP-0352 */
@@ -72,3 +73,5 @@ void sasl_features(C2sSession *cs, XmlNode *features);
 /* Handles an element in urn:ietf:params:xml:ns:xmpp-sasl (transfer full). */
 void sasl_handle(C2sSession *cs, XmlNode *el);
 void sasl_session_clear(C2sSession *cs);
+/* Failed authentications (wrong credentials) since the start, all streams (metrics). */
+guint64 c2s_auth_failure_count(void);

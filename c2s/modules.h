@@ -19,6 +19,7 @@ extern const ModuleDesc mod_blocking;
 extern const ModuleDesc mod_vcard;
 extern const ModuleDesc mod_private;
 extern const ModuleDesc mod_last;
+extern const ModuleDesc mod_push;
 
 /* NULL-terminated list in load order */
 extern const ModuleDesc *const c2s_modules[];

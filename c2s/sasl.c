@@ -107,6 +107,13 @@ static gboolean delayed_failure_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static guint64 auth_failures_total; /* metrics */
+
+guint64 c2s_auth_failure_count(void)
+{
+    return auth_failures_total;
+}
+
 /* Wrong credentials are answered after a delay (throttling, RFC 6120 §13.9.4). */
 static void sasl_failure(C2sSession *cs, SaslFail fail)
 {
@@ -116,6 +123,7 @@ static void sasl_failure(C2sSession *cs, SaslFail fail)
         return;
     }
     cs->auth_failures++;
+    auth_failures_total++;
     g_message("c2s %s: authentication failure from %s", stream_id(cs->stream),
               stream_peer_addr(cs->stream));
     guint delay = config_get_int(cs->srv->config, "c2s", "auth_fail_delay_ms");

@@ -43,6 +43,15 @@ guint sm_session_count(void)
     return g_hash_table_size(by_full);
 }
 
+void sm_foreach_session(void (*fn)(C2sSession *cs, gpointer ud), gpointer ud)
+{
+    GHashTableIter it;
+    gpointer cs;
+    g_hash_table_iter_init(&it, by_full);
+    while (g_hash_table_iter_next(&it, NULL, &cs))
+        fn(cs, ud);
+}
+
 guint sm_user_count(void)
 {
     return g_hash_table_size(by_bare);

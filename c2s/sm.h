@@ -20,6 +20,8 @@ void sm_deliver(Stanza *st, gpointer ud);
 GPtrArray *sm_sessions_of(const char *bare);
 C2sSession *sm_session(const Jid *full);
 guint sm_session_count(void);
+/* Visit every bound session (fn must not end sessions while visiting). */
+void sm_foreach_session(void (*fn)(C2sSession *cs, gpointer ud), gpointer ud);
 /* Count of accounts with a session (for stats). */
 guint sm_user_count(void);
 

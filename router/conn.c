@@ -31,6 +31,7 @@
 #define CONN_DEFAULT_MAX_OUTBUF (1024 * 1024)
 #define CONN_CLOSE_TIMEOUT_MS 5000
 #define CONN_COMPACT_MIN (64 * 1024)
+#define CONN_OUT_KEEP 256 /* outbound buffer capacity kept once drained */
 #define LISTENER_ACCEPTS_PER_WAKEUP 128
 #define LISTENER_PAUSE_MS 100
 #define CONN_EVENTS_PER_TURN 256 /* epoll events taken per main-loop turn */
@@ -547,15 +548,13 @@ static void conn_update_io(Conn *c)
         return;
     /* Out of the set rather than events 0: epoll would still report HUP and spin. */
     struct epoll_event ev = {
-        .events = (want & G_IO_IN ? EPOLLIN : 0) | (want & G_IO_OUT ? EPOLLOUT : 0),
-        .data.ptr = c};
+        .events = (want & G_IO_IN ? EPOLLIN : 0) | (want & G_IO_OUT ? EPOLLOUT : 0), .data.ptr = c};
     int op = want == 0 ? EPOLL_CTL_DEL : c->watching == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
     if (epoll_ctl(c->flusher->epfd, op, c->fd, &ev) != 0) {
         int e = errno;
         c->watching = 0;
         if (op != EPOLL_CTL_DEL) /* ENOMEM, ENOSPC (max_user_watches) */
-            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_IO, "epoll_ctl: %s",
-                                       g_strerror(e)));
+            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_IO, "epoll_ctl: %s", g_strerror(e)));
         return;
     }
     c->watching = want;
@@ -862,6 +861,11 @@ static void conn_flush_now(Conn *c)
     if (c->out_off == end) {
         g_string_erase(c->out, 0, (gssize)c->out_off);
         c->out_off = 0;
+        if (c->out->len == 0 && c->out->allocated_len > CONN_OUT_KEEP) {
+            /* memory per idle session: do not keep what a login or a burst grew */
+            g_string_free(c->out, TRUE);
+            c->out = g_string_new(NULL);
+        }
         if (c->state == CONN_ST_TLS_WAIT) {
             conn_begin_handshake(c);
             return;

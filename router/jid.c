@@ -636,8 +636,8 @@ Jid *jid_new(const char *s, GError **error)
     if (len > JID_CACHE_KEY_MAX)
         return jid_parse(s, len, error);
     if (!jid_cache)
-        jid_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                          (GDestroyNotify)jid_unref);
+        jid_cache =
+            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)jid_unref);
     Jid *j = g_hash_table_lookup(jid_cache, s);
     if (j)
         return jid_ref(j);

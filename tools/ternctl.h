@@ -64,3 +64,5 @@ int ctl_cmd_export(Ctl *ctl, int argc, char **argv);
 int ctl_cmd_import(Ctl *ctl, int argc, char **argv);
 /* The user-data command called name, or NULL. */
 const CtlCommand *ctl_data_command(const char *name);
+/* tools/ternctl_http.c: token-add, token-revoke, token-list (HTTP API bearer tokens) */
+const CtlCommand *ctl_http_command(const char *name);
