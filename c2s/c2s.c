@@ -124,8 +124,7 @@ static void accept_starttls_cb(int fd, const struct sockaddr *addr, socklen_t le
     c2s_accept(fd, addr, FALSE);
 }
 
-static void accept_direct_tls_cb(int fd, const struct sockaddr *addr, socklen_t len,
-                                 gpointer ud)
+static void accept_direct_tls_cb(int fd, const struct sockaddr *addr, socklen_t len, gpointer ud)
 {
     c2s_accept(fd, addr, TRUE);
 }
@@ -235,9 +234,9 @@ static gboolean tls_allowed_to_auth(C2sSession *cs)
 static void limits_feature(C2sSession *cs, XmlNode *features)
 {
     XmlNode *l = xml_node_add_child(features, "urn:xmpp:stream-limits:0", "limits");
-    g_autofree char *bytes = g_strdup_printf(
-        "%" G_GSIZE_FORMAT,
-        cs->state == C2S_STATE_CONNECTED ? server->preauth_stanza_size : server->c2s_stanza_size);
+    g_autofree char *bytes = g_strdup_printf("%" G_GSIZE_FORMAT, cs->state == C2S_STATE_CONNECTED
+                                                                     ? server->preauth_stanza_size
+                                                                     : server->c2s_stanza_size);
     g_autofree char *idle = g_strdup_printf("%u", server->idle_ping + server->ping_timeout);
     xml_node_add_text(xml_node_add_child(l, NULL, "max-bytes"), bytes, -1);
     xml_node_add_text(xml_node_add_child(l, NULL, "idle-seconds"), idle, -1);
@@ -257,18 +256,17 @@ static void c2s_features(Stream *s, XmlNode *features)
         if (tls_allowed_to_auth(cs)) {
             sasl_features(cs, features);
             if (mod_register_enabled()) /* XEP-0077 §4 */
-                xml_node_add_child(features, "http://jabber.org/features/iq-register",
-                                   "register");
+                xml_node_add_child(features, "http://jabber.org/features/iq-register", "register");
         }
         break;
     case C2S_STATE_AUTHED: {
         xml_node_add_child(features, NS_BIND, "bind");
         XmlNode *sess = xml_node_add_child(features, NS_SESSION, "session");
         xml_node_add_child(sess, NULL, "optional"); /* RFC 3921 compat, draft-cridland */
-        xml_node_add_child(features, "urn:xmpp:features:rosterver", "ver"); /* RFC 6121 §2.6 */
+        xml_node_add_child(features, "urn:xmpp:features:rosterver", "ver");    /* RFC 6121 §2.6 */
         xml_node_add_child(features, "urn:xmpp:features:pre-approval", "sub"); /* §3.4 */
-        smgmt_features(cs, features); /* XEP-0198 */
-        csi_features(cs, features);   /* XEP-0352 */
+        smgmt_features(cs, features);                                          /* XEP-0198 */
+        csi_features(cs, features);                                            /* XEP-0352 */
         break;
     }
     case C2S_STATE_BOUND:
@@ -378,8 +376,7 @@ static void handle_bound(C2sSession *cs, XmlNode *el)
     const char *from = xml_node_attr(el, "from");
     if (from) {
         g_autoptr(Jid) fj = jid_new(from, NULL);
-        if (!fj || !jid_bare_equal(fj, cs->jid) ||
-            (jid_resource(fj) && !jid_equal(fj, cs->jid))) {
+        if (!fj || !jid_bare_equal(fj, cs->jid) || (jid_resource(fj) && !jid_equal(fj, cs->jid))) {
             stream_error(cs->stream, STREAM_ERR_INVALID_FROM, "'from' is not this session");
             xml_node_free(el);
             return;
@@ -439,8 +436,7 @@ static void c2s_on_element(Stream *s, XmlNode *el)
             sasl_handle(cs, el);
             return;
         }
-        if (!strcmp(el->name, "iq") && !strcmp(el->ns, XML_NS_CLIENT) &&
-            tls_allowed_to_auth(cs)) {
+        if (!strcmp(el->name, "iq") && !strcmp(el->ns, XML_NS_CLIENT) && tls_allowed_to_auth(cs)) {
             xml_node_set_attr(el, "from", NULL);
             xml_node_set_attr(el, "to", NULL);
             g_autoptr(Stanza) st = stanza_new(el, NULL);
@@ -513,15 +509,15 @@ gboolean c2s_init(Server *srv, GError **error)
         const char *addr = config_get_string(srv->config, "c2s", keys[i]);
         if (!*addr)
             continue;
-        Listener *l = listener_new(addr, i == 0 ? accept_starttls_cb : accept_direct_tls_cb,
-                                   NULL, error);
+        Listener *l =
+            listener_new(addr, i == 0 ? accept_starttls_cb : accept_direct_tls_cb, NULL, error);
         if (!l) {
             g_prefix_error(error, "[c2s] %s = %s: ", keys[i], addr);
             return FALSE;
         }
         g_ptr_array_add(srv->listeners, l);
-        g_message("c2s listening on %s (%s), port %u", addr,
-                  i == 0 ? "STARTTLS" : "direct TLS", listener_port(l));
+        g_message("c2s listening on %s (%s), port %u", addr, i == 0 ? "STARTTLS" : "direct TLS",
+                  listener_port(l));
     }
     keepalive_src = g_timeout_add_seconds(1, keepalive_cb, NULL);
     smgmt_init(srv);

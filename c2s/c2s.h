@@ -17,11 +17,11 @@ typedef enum {
 typedef struct C2sSession C2sSession;
 struct C2sSession {
     Server *srv;
-    Stream *stream;      /* owned */
+    Stream *stream; /* owned */
     C2sState state;
-    char *domain;        /* the stream's 'to' (a hosted domain), fixed at first header */
-    char *username;      /* prepared localpart after SASL */
-    Jid *jid;            /* full JID after bind */
+    char *domain;   /* the stream's 'to' (a hosted domain), fixed at first header */
+    char *username; /* prepared localpart after SASL */
+    Jid *jid;       /* full JID after bind */
     /* SASL */
     char *mech;
     ScramServer *scram;
@@ -30,8 +30,8 @@ struct C2sSession {
     /* presence */
     gboolean available;
     int priority;
-    Stanza *presence;    /* last broadcast presence, owned */
-    GHashTable *directed; /* JIDs (strings) that got directed available presence */
+    Stanza *presence;          /* last broadcast presence, owned */
+    GHashTable *directed;      /* JIDs (strings) that got directed available presence */
     gboolean roster_requested; /* interested resource: gets roster pushes (RFC 6121 §2.1.6) */
     gboolean offline_sent;     /* offline messages were flushed to this session */
     /* keepalive (XEP-0199) */
@@ -39,19 +39,19 @@ struct C2sSession {
     gint64 ping_sent;
     /* XEP-0198 stream management (c2s/streammgmt.c) */
     gboolean sm_enabled, sm_resumable, sm_hibernating;
-    char *sm_id;          /* resumption id */
-    guint32 sm_h_in;      /* stanzas handled from the client */
-    guint32 sm_h_acked;   /* our stanzas the client acknowledged */
-    GQueue sm_unacked;    /* SmItem*, oldest first */
-    guint sm_timer;       /* resumption timeout while hibernating */
-    guint sm_since_r;     /* stanzas sent since our last <r/> */
-    char *peer_ip;        /* counted in the per-address connection limit */
-    gint64 since;         /* wall clock (µs) of the connection (HTTP admin API) */
-    guint phase_src;      /* stream-open / TLS handshake timer */
-    gboolean carbons;     /* XEP-0280 enabled */
+    char *sm_id;           /* resumption id */
+    guint32 sm_h_in;       /* stanzas handled from the client */
+    guint32 sm_h_acked;    /* our stanzas the client acknowledged */
+    GQueue sm_unacked;     /* SmItem*, oldest first */
+    guint sm_timer;        /* resumption timeout while hibernating */
+    guint sm_since_r;      /* stanzas sent since our last <r/> */
+    char *peer_ip;         /* counted in the per-address connection limit */
+    gint64 since;          /* wall clock (µs) of the connection (HTTP admin API) */
+    guint phase_src;       /* stream-open / TLS handshake timer */
+    gboolean carbons;      /* XEP-0280 enabled */
     gboolean csi_inactive; /* XEP-0352 */
     GPtrArray *csi_held;   /* XmlNode* held while inactive */
-    GList link;          /* in the list of all sessions */
+    GList link;            /* in the list of all sessions */
 };
 
 gboolean c2s_init(Server *srv, GError **error);

@@ -14,10 +14,10 @@
 #define CAPS_OWNER "caps" /* one shared owner: the cache is server-wide */
 
 static Server *server;
-static GHashTable *known;    /* ver -> char** features (verified) */
-static GHashTable *asked;    /* query id -> ver */
-static GHashTable *pending;  /* ver -> TRUE while a query is out */
-static GHashTable *by_jid;   /* full JID -> ver of its current presence */
+static GHashTable *known;   /* ver -> char** features (verified) */
+static GHashTable *asked;   /* query id -> ver */
+static GHashTable *pending; /* ver -> TRUE while a query is out */
+static GHashTable *by_jid;  /* full JID -> ver of its current presence */
 
 const char *const *caps_features(const char *full_jid)
 {
@@ -53,8 +53,7 @@ static char *caps_hash(XmlNode *query, GPtrArray *features_out)
     for (XmlNode *n = xml_node_child(query, NS_INFO, "identity"); n;
          n = xml_node_next_element(n, NS_INFO, "identity")) {
         const char *lang = xml_node_attr_ns(n, XML_NS_XML, "lang");
-        g_ptr_array_add(ids, g_strdup_printf("%s/%s/%s/%s",
-                                             xml_node_attr(n, "category") ?: "",
+        g_ptr_array_add(ids, g_strdup_printf("%s/%s/%s/%s", xml_node_attr(n, "category") ?: "",
                                              xml_node_attr(n, "type") ?: "", lang ?: "",
                                              xml_node_attr(n, "name") ?: ""));
     }
@@ -68,7 +67,8 @@ static char *caps_hash(XmlNode *query, GPtrArray *features_out)
     for (guint i = 0; i < ids->len; i++)
         g_string_append_printf(s, "%s<", (char *)g_ptr_array_index(ids, i));
     for (guint i = 0; i < features_out->len; i++) {
-        if (i && !strcmp(g_ptr_array_index(features_out, i), g_ptr_array_index(features_out, i - 1))) {
+        if (i &&
+            !strcmp(g_ptr_array_index(features_out, i), g_ptr_array_index(features_out, i - 1))) {
             g_string_free(s, TRUE); /* §5.4: duplicate features make it invalid */
             return NULL;
         }
@@ -167,7 +167,7 @@ static HookResult on_result(const char *event, gpointer data, gpointer ud)
     g_autoptr(GPtrArray) feats = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *h = caps_hash(q, feats);
     if (!h || strcmp(h, ver)) { /* §5.4: a wrong answer is not cached */
-        g_message("caps: %s answered for ver %s with data hashing to %s", 
+        g_message("caps: %s answered for ver %s with data hashing to %s",
                   ev->st->from ? jid_full(ev->st->from) : "?", ver, h ? h : "(invalid)");
         return HOOK_HANDLED;
     }

@@ -84,7 +84,8 @@ static HookResult on_toggle(const char *event, gpointer data, gpointer ud)
     if (!cs)
         return HOOK_PASS;
     XmlNode *p = stanza_iq_payload(ev->st);
-    if (!p || strcmp(p->ns, NS_CARBONS) || (strcmp(p->name, "enable") && strcmp(p->name, "disable"))) {
+    if (!p || strcmp(p->ns, NS_CARBONS) ||
+        (strcmp(p->name, "enable") && strcmp(p->name, "disable"))) {
         module_reply(ev, stanza_error_reply(ev->st, STANZA_ERR_BAD_REQUEST, NULL));
         return HOOK_HANDLED;
     }

@@ -117,9 +117,8 @@ static char *archive(const char *user, const Stanza *st, gboolean out, const cha
 {
     char *key = store_seq_key();
     g_autofree char *xml = xml_node_to_string(st->el);
-    g_autofree char *rec =
-        g_strdup_printf("%" G_GINT64_FORMAT " %s %s\n%s", g_get_real_time(), out ? "out" : "in",
-                        with, xml);
+    g_autofree char *rec = g_strdup_printf("%" G_GINT64_FORMAT " %s %s\n%s", g_get_real_time(),
+                                           out ? "out" : "in", with, xml);
     if (!batch)
         batch = store_batch_new();
     store_batch_set(batch, ARCHIVE_MAP, user, key, rec, strlen(rec));

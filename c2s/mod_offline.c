@@ -22,9 +22,9 @@ typedef struct {
     char *xml;
 } Pending;
 
-static GPtrArray *pending;     /* Pending* */
+static GPtrArray *pending; /* Pending* */
 static guint commit_src;
-static GHashTable *counts;     /* user -> guint count of stored messages (cache) */
+static GHashTable *counts; /* user -> guint count of stored messages (cache) */
 
 static void pending_free(gpointer p)
 {
@@ -181,7 +181,7 @@ static void ack_key_acked(gpointer p)
         next->cs = f->cs;
         next->user = g_strdup(f->user);
         next->keys = g_ptr_array_new_with_free_func(g_free);
-    next->els = g_ptr_array_new_with_free_func((GDestroyNotify)xml_node_free);
+        next->els = g_ptr_array_new_with_free_func((GDestroyNotify)xml_node_free);
         next->budget = f->budget;
         flush_chunk(next);
     }
@@ -190,8 +190,8 @@ static void ack_key_acked(gpointer p)
 static gboolean flush_one(const char *key, const char *xml, gsize len, gpointer ud)
 {
     Flush *f = ud;
-    if (f->keys->len > 0 && (f->bytes + len > f->budget ||
-                             (f->cs->sm_enabled && f->keys->len >= OFFLINE_SM_CHUNK)))
+    if (f->keys->len > 0 &&
+        (f->bytes + len > f->budget || (f->cs->sm_enabled && f->keys->len >= OFFLINE_SM_CHUNK)))
         return FALSE; /* the rest waits for the next chunk */
     g_autoptr(GError) err = NULL;
     g_autoptr(XmlNode) el = xml_parse_fragment(xml, len, &err); /* the restricted parser */

@@ -358,8 +358,7 @@ static void availability(C2sSession *cs, Stanza *st)
     if (!avail)
         send_directed_unavailable(cs);
     StanzaEvent ev = {st, cs};
-    hook_fire(avail ? (was ? "presence/update" : "presence/initial") : "presence/unavailable",
-              &ev);
+    hook_fire(avail ? (was ? "presence/update" : "presence/initial") : "presence/unavailable", &ev);
 }
 
 void presence_from_client(C2sSession *cs, Stanza *st)

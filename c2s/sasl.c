@@ -45,8 +45,8 @@ static gboolean mech_offered(C2sSession *cs, const char *mech)
 
 void sasl_features(C2sSession *cs, XmlNode *features)
 {
-    static const char *const mechs[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
-                                        "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"};
+    static const char *const mechs[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
+                                        "SCRAM-SHA-1", "PLAIN"};
     XmlNode *m = xml_node_add_child(features, NS_SASL, "mechanisms");
     for (guint i = 0; i < G_N_ELEMENTS(mechs); i++)
         if (mech_offered(cs, mechs[i]))
@@ -93,8 +93,7 @@ static void send_failure_now(C2sSession *cs, SaslFail fail)
     xml_node_add_child(el, NULL, sasl_fail_condition(fail));
     stream_send(cs->stream, el);
     if (fail == SASL_FAIL_NOT_AUTHORIZED &&
-        cs->auth_failures >= (guint)config_get_int(cs->srv->config, "c2s",
-                                                   "max_auth_failures"))
+        cs->auth_failures >= (guint)config_get_int(cs->srv->config, "c2s", "max_auth_failures"))
         stream_error(cs->stream, STREAM_ERR_POLICY_VIOLATION,
                      "too many failed authentication attempts");
 }
@@ -143,8 +142,8 @@ static void sasl_success(C2sSession *cs, const char *username, GBytes *extra)
     sasl_session_clear(cs);
     cs->state = C2S_STATE_AUTHED;
     send_sasl(cs, "success", extra);
-    g_message("c2s %s: %s@%s authenticated from %s", stream_id(cs->stream), username,
-              cs->domain, stream_peer_addr(cs->stream));
+    g_message("c2s %s: %s@%s authenticated from %s", stream_id(cs->stream), username, cs->domain,
+              stream_peer_addr(cs->stream));
     XmlLimits lim = {.max_stanza_bytes = cs->srv->c2s_stanza_size,
                      .max_depth = cs->srv->max_depth,
                      .max_attrs = cs->srv->max_attrs,
@@ -268,8 +267,7 @@ static void sasl_start(C2sSession *cs, const char *mech, const guint8 *data, gsi
             return;
         }
     }
-    cs->scram = scram_server_new(h, plus, cb_type, cb_data, plus_available(cs), creds_lookup,
-                                 cs);
+    cs->scram = scram_server_new(h, plus, cb_type, cb_data, plus_available(cs), creds_lookup, cs);
     scram_step(cs, data, len);
 }
 
@@ -298,8 +296,7 @@ void sasl_handle(C2sSession *cs, XmlNode *el)
     g_autoptr(XmlNode) owned = el;
     if (cs->delay_src)
         return; /* still answering the last failure */
-    if (!stream_is_tls(cs->stream) &&
-        config_get_bool(cs->srv->config, "c2s", "require_tls")) {
+    if (!stream_is_tls(cs->stream) && config_get_bool(cs->srv->config, "c2s", "require_tls")) {
         send_failure_now(cs, SASL_FAIL_ENCRYPTION_REQUIRED);
         return;
     }

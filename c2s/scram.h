@@ -9,13 +9,13 @@ typedef enum { SCRAM_SHA1, SCRAM_SHA256 } ScramHash;
 
 /* Primitives (for tests with RFC vectors and for accounts). out sizes: hash length. */
 gsize scram_hash_len(ScramHash h);
-void scram_salted_password(ScramHash h, const char *password, const guint8 *salt,
-                           gsize salt_len, guint32 iterations, guint8 *out);
+void scram_salted_password(ScramHash h, const char *password, const guint8 *salt, gsize salt_len,
+                           guint32 iterations, guint8 *out);
 void scram_client_key(ScramHash h, const guint8 *salted, guint8 *out);
 void scram_server_key(ScramHash h, const guint8 *salted, guint8 *out);
 void scram_stored_key(ScramHash h, const guint8 *client_key, guint8 *out);
-void scram_hmac(ScramHash h, const guint8 *key, gsize key_len, const char *msg,
-                gsize msg_len, guint8 *out);
+void scram_hmac(ScramHash h, const guint8 *key, gsize key_len, const char *msg, gsize msg_len,
+                guint8 *out);
 
 /* Result of one step of a server-side exchange */
 typedef enum {
@@ -48,9 +48,8 @@ typedef struct ScramServer ScramServer;
 /* cb_type: channel binding type the server would accept with -PLUS ("tls-exporter" or
  * "tls-server-end-point"), NULL for the non-PLUS mechanism. cb_data: its data (borrowed,
  * copied). server_supports_plus: whether -PLUS was advertised (for the 'y' flag check). */
-ScramServer *scram_server_new(ScramHash h, gboolean plus, const char *cb_type,
-                              GBytes *cb_data, gboolean server_supports_plus,
-                              ScramCredsFunc creds, gpointer ud);
+ScramServer *scram_server_new(ScramHash h, gboolean plus, const char *cb_type, GBytes *cb_data,
+                              gboolean server_supports_plus, ScramCredsFunc creds, gpointer ud);
 void scram_server_free(ScramServer *s);
 /* Feed a client message (decoded from base64; may contain NUL). out: the server message
  * to send (transfer full, raw not base64), fail: the condition on failure. */

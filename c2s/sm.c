@@ -18,8 +18,8 @@ void sm_init(Server *srv)
 {
     server = srv;
     by_full = g_hash_table_new(g_str_hash, g_str_equal);
-    by_bare = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                    (GDestroyNotify)g_ptr_array_unref);
+    by_bare =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
 }
 
 void sm_fini(void)
@@ -133,8 +133,8 @@ static void deliver_iq_local(Stanza *st, C2sSession *origin, const char *where)
 {
     if (!iq_is_request(st)) { /* answers to the server's own queries (e.g. caps) */
         XmlNode *payload = stanza_iq_payload(st);
-        g_autofree char *ev_name = g_strconcat("iq-", st->type, "/", where, "/",
-                                               payload ? payload->ns : "", NULL);
+        g_autofree char *ev_name =
+            g_strconcat("iq-", st->type, "/", where, "/", payload ? payload->ns : "", NULL);
         StanzaEvent ev = {st, origin};
         hook_fire(ev_name, &ev);
         return; /* nobody else waits for them */
@@ -276,8 +276,7 @@ static void deliver_local(Stanza *st, C2sSession *origin)
         return;
     case STANZA_KIND_PRESENCE:
         if (st->type && (!strcmp(st->type, "subscribe") || !strcmp(st->type, "subscribed") ||
-                         !strcmp(st->type, "unsubscribe") ||
-                         !strcmp(st->type, "unsubscribed")))
+                         !strcmp(st->type, "unsubscribe") || !strcmp(st->type, "unsubscribed")))
             deliver_bare(st, origin);
         return;
     case STANZA_KIND_OTHER:

@@ -127,8 +127,8 @@ static C2sSession *handle_resume(C2sSession *cs, XmlNode *el)
 {
     const char *previd = xml_node_attr(el, "previd");
     C2sSession *old = previd ? g_hash_table_lookup(by_id, previd) : NULL;
-    g_autofree char *bare = g_strconcat(cs->username ? cs->username : "", "@",
-                                        cs->domain ? cs->domain : "", NULL);
+    g_autofree char *bare =
+        g_strconcat(cs->username ? cs->username : "", "@", cs->domain ? cs->domain : "", NULL);
     if (cs->state != C2S_STATE_AUTHED) {
         send_failed(cs, "unexpected-request", FALSE, 0);
         return cs;
@@ -167,8 +167,8 @@ static C2sSession *handle_resume(C2sSession *cs, XmlNode *el)
     }
     if (old->sm_unacked.length)
         request_ack(old);
-    g_message("c2s %s: %s resumed (%u unacknowledged stanzas sent again)",
-              stream_id(old->stream), jid_full(old->jid), old->sm_unacked.length);
+    g_message("c2s %s: %s resumed (%u unacknowledged stanzas sent again)", stream_id(old->stream),
+              jid_full(old->jid), old->sm_unacked.length);
     return old;
 }
 

@@ -6,8 +6,7 @@
 
 gboolean sub_type_parse(const char *type, SubType *out)
 {
-    static const char *const names[] = {"subscribe", "subscribed", "unsubscribe",
-                                        "unsubscribed"};
+    static const char *const names[] = {"subscribe", "subscribed", "unsubscribe", "unsubscribed"};
     for (guint i = 0; type && i < G_N_ELEMENTS(names); i++)
         if (!strcmp(type, names[i])) {
             *out = (SubType)i;
@@ -57,8 +56,8 @@ static SubAction outbound(SubState *s, SubType type, gboolean preapproval)
             s->approved = TRUE;
             return SUB_ACT_PUSH;
         }
-        return SUB_ACT_NONE; /* no state change: not routed */
-    case SUB_UNSUBSCRIBED: /* A.2.4 */
+        return SUB_ACT_NONE;                             /* no state change: not routed */
+    case SUB_UNSUBSCRIBED:                               /* A.2.4 */
         if (!s->from && !s->pending_in && s->approved) { /* §3.4: cancel, not routed */
             s->approved = FALSE;
             return SUB_ACT_PUSH;
@@ -80,7 +79,7 @@ static SubAction inbound(SubState *s, SubType type)
 {
     switch (type) {
     case SUB_SUBSCRIBE: /* A.3.1 */
-        if (s->from) /* §3.1.3: already subscribed: answer for the user */
+        if (s->from)    /* §3.1.3: already subscribed: answer for the user */
             return SUB_ACT_AUTO_SUBSCRIBED;
         if (s->approved) { /* §3.4: pre-approved */
             s->approved = FALSE;

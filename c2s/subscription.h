@@ -13,12 +13,12 @@ typedef struct {
 
 typedef enum {
     SUB_ACT_NONE = 0,
-    SUB_ACT_ROUTE = 1 << 0,        /* outbound: route the stanza to the contact */
-    SUB_ACT_DELIVER = 1 << 1,      /* inbound: deliver it to the user's resources */
-    SUB_ACT_AUTO_SUBSCRIBED = 1 << 2, /* inbound subscribe: answer 'subscribed' for the user */
-    SUB_ACT_SEND_PRESENCE = 1 << 3,   /* send the user's current presence to the contact */
+    SUB_ACT_ROUTE = 1 << 0,            /* outbound: route the stanza to the contact */
+    SUB_ACT_DELIVER = 1 << 1,          /* inbound: deliver it to the user's resources */
+    SUB_ACT_AUTO_SUBSCRIBED = 1 << 2,  /* inbound subscribe: answer 'subscribed' for the user */
+    SUB_ACT_SEND_PRESENCE = 1 << 3,    /* send the user's current presence to the contact */
     SUB_ACT_SEND_UNAVAILABLE = 1 << 4, /* send unavailable from the user's resources */
-    SUB_ACT_PUSH = 1 << 5,         /* the roster item changed: roster push */
+    SUB_ACT_PUSH = 1 << 5,             /* the roster item changed: roster push */
 } SubAction;
 
 /* Apply one subscription stanza, seen from the user's server (the user's roster item for

@@ -22,16 +22,13 @@ const ConfKey config_keys[] = {
      "folder with <domain>.pem and <domain>.key for each domain"},
     {"server", "self_signed", CONF_BOOL, "true", 0, 0,
      "generate a self-signed certificate for a domain that has none"},
-    {"server", "log_level", CONF_STRING, "message", 0, 0,
-     "debug, info, message or warning"},
-    {"c2s", "listen", CONF_ADDR, "[::]:5222", 0, 0,
-     "client port with STARTTLS; empty disables"},
+    {"server", "log_level", CONF_STRING, "message", 0, 0, "debug, info, message or warning"},
+    {"c2s", "listen", CONF_ADDR, "[::]:5222", 0, 0, "client port with STARTTLS; empty disables"},
     {"c2s", "direct_tls", CONF_ADDR, "[::]:5223", 0, 0,
      "client port with direct TLS (XEP-0368); empty disables"},
     {"c2s", "require_tls", CONF_BOOL, "true", 0, 0,
      "refuse authentication before TLS (only turn off for tests)"},
-    {"c2s", "max_resources", CONF_INT, "10", 1, 1000,
-     "connected resources per account"},
+    {"c2s", "max_resources", CONF_INT, "10", 1, 1000, "connected resources per account"},
     {"c2s", "allow_register", CONF_BOOL, "false", 0, 0,
      "XEP-0077 in-band registration of new accounts"},
     {"c2s", "register_interval", CONF_INT, "60", 0, 86400,
@@ -155,10 +152,10 @@ const ConfKey config_component_keys[] = {
 #define COMPONENT_PREFIX "component "
 
 typedef struct {
-    char *str;     /* CONF_STRING, CONF_ADDR */
-    gint64 num;    /* CONF_INT, CONF_BOOL */
-    char **list;   /* CONF_LIST */
-    char *path;    /* absolute form of str */
+    char *str;   /* CONF_STRING, CONF_ADDR */
+    gint64 num;  /* CONF_INT, CONF_BOOL */
+    char **list; /* CONF_LIST */
+    char *path;  /* absolute form of str */
 } ConfValue;
 
 /* One [component <domain>] section: a value per config_component_keys entry. */
@@ -173,7 +170,7 @@ struct Config {
     char *base_dir;
     guint nkeys;
     ConfValue *values;
-    GPtrArray *components;    /* ConfSection*, in file order */
+    GPtrArray *components;      /* ConfSection*, in file order */
     GPtrArray *component_names; /* their domains, NULL-terminated (borrowed strings) */
 };
 
@@ -186,8 +183,8 @@ static guint config_nkeys(void)
 }
 
 /* Parse raw into v for key k of [section] (the name shown in messages). */
-static gboolean parse_into(const char *origin, const char *section, const ConfKey *k,
-                           ConfValue *v, const char *raw, GError **error)
+static gboolean parse_into(const char *origin, const char *section, const ConfKey *k, ConfValue *v,
+                           const char *raw, GError **error)
 {
     g_autofree char *val = g_strstrip(g_strdup(raw));
 
@@ -203,8 +200,8 @@ static gboolean parse_into(const char *origin, const char *section, const ConfKe
             long port = colon ? strtol(colon + 1, &end, 10) : -1;
             if (!colon || colon == val || !end || *end || port < 0 || port > 65535) {
                 g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
-                            "%s: [%s] %s: '%s' is not an address (host:port, [v6]:port)",
-                            origin, section, k->key, val);
+                            "%s: [%s] %s: '%s' is not an address (host:port, [v6]:port)", origin,
+                            section, k->key, val);
                 return FALSE;
             }
         }
@@ -217,8 +214,7 @@ static gboolean parse_into(const char *origin, const char *section, const ConfKe
         gint64 n = g_ascii_strtoll(val, &end, 10);
         if (!*val || *end || errno) {
             g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
-                        "%s: [%s] %s: '%s' is not a number", origin, section, k->key,
-                        val);
+                        "%s: [%s] %s: '%s' is not a number", origin, section, k->key, val);
             return FALSE;
         }
         if (n < k->min || n > k->max) {
@@ -240,8 +236,7 @@ static gboolean parse_into(const char *origin, const char *section, const ConfKe
             v->num = 0;
         else {
             g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
-                        "%s: [%s] %s: '%s' is not true or false", origin, section,
-                        k->key, val);
+                        "%s: [%s] %s: '%s' is not true or false", origin, section, k->key, val);
             return FALSE;
         }
         break;
@@ -371,8 +366,8 @@ static gboolean check_choice(const Config *c, const ConfSection *sec, const char
     const char *v = sec->values[component_key_find(key)].str;
     if (g_strv_contains(choices, v))
         return TRUE;
-    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s: [%s] %s: '%s' is not %s",
-                c->origin, sec->name, key, v, what);
+    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s: [%s] %s: '%s' is not %s", c->origin,
+                sec->name, key, v, what);
     return FALSE;
 }
 
@@ -385,8 +380,8 @@ static gboolean check_components(const Config *c, GError **error)
                         "%s: [%s] secret: a component needs a secret", c->origin, sec->name);
             return FALSE;
         }
-        if (!check_choice(c, sec, "roster", (const char *const[]){"none", "get", "set", "both",
-                                                                  NULL},
+        if (!check_choice(c, sec, "roster",
+                          (const char *const[]){"none", "get", "set", "both", NULL},
                           "none, get, set or both", error) ||
             !check_choice(c, sec, "message", (const char *const[]){"none", "outgoing", NULL},
                           "none or outgoing", error) ||
@@ -437,8 +432,7 @@ static gboolean config_check(Config *c, GError **error)
         return FALSE;
     }
     const char *lvl = config_get_string(c, "server", "log_level");
-    if (!g_strv_contains((const char *const[]){"debug", "info", "message", "warning", NULL},
-                         lvl)) {
+    if (!g_strv_contains((const char *const[]){"debug", "info", "message", "warning", NULL}, lvl)) {
         g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
                     "%s: [server] log_level: '%s' is not debug, info, message or warning",
                     c->origin, lvl);
@@ -447,14 +441,12 @@ static gboolean config_check(Config *c, GError **error)
     return check_components(c, error) && check_http(c, error);
 }
 
-Config *config_load_data(const char *data, const char *origin, const char *base_dir,
-                         GError **error)
+Config *config_load_data(const char *data, const char *origin, const char *base_dir, GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) err = NULL;
     if (!g_key_file_load_from_data(kf, data, strlen(data), G_KEY_FILE_NONE, &err)) {
-        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s: %s", origin,
-                    err->message);
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s: %s", origin, err->message);
         return NULL;
     }
     g_autoptr(Config) c = config_new_defaults(origin, base_dir);
@@ -478,8 +470,8 @@ Config *config_load_data(const char *data, const char *origin, const char *base_
         for (guint k = 0; keys && keys[k]; k++) {
             int idx = config_find(groups[g], keys[k]);
             if (idx < 0) {
-                g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
-                            "%s: [%s] %s: unknown key", origin, groups[g], keys[k]);
+                g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s: [%s] %s: unknown key",
+                            origin, groups[g], keys[k]);
                 return NULL;
             }
             g_autofree char *raw = g_key_file_get_value(kf, groups[g], keys[k], NULL);
@@ -553,8 +545,8 @@ static const ConfValue *config_value(const Config *c, const char *section, const
         return &sec->values[i];
     }
     int i = config_find(section, key);
-    if (i < 0 || (config_keys[i].type != type &&
-                  !(type == CONF_STRING && config_keys[i].type == CONF_ADDR)))
+    if (i < 0 ||
+        (config_keys[i].type != type && !(type == CONF_STRING && config_keys[i].type == CONF_ADDR)))
         g_error("config key [%s] %s is not in the table with this type", section, key);
     return &c->values[i];
 }
@@ -620,7 +612,7 @@ char *config_example(void)
         example_key(out, k, k->def);
     }
     g_string_append(out, "\n# One section per XEP-0114 component, named after its domain "
-                          "(none by default):\n#[component irc.example.org]\n");
+                         "(none by default):\n#[component irc.example.org]\n");
     for (guint i = 0; config_component_keys[i].key; i++) {
         const ConfKey *k = &config_component_keys[i];
         /* the secret has no default: show a placeholder */

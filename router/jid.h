@@ -18,8 +18,7 @@ typedef struct Jid Jid;
 /* Parse and prepare "local@domain/resource". NULL + error when invalid. transfer full */
 Jid *jid_new(const char *s, GError **error);
 /* From parts (each borrowed; local and resource may be NULL). transfer full */
-Jid *jid_new_parts(const char *local, const char *domain, const char *resource,
-                   GError **error);
+Jid *jid_new_parts(const char *local, const char *domain, const char *resource, GError **error);
 Jid *jid_ref(Jid *j);
 void jid_unref(Jid *j);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Jid, jid_unref)

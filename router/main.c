@@ -13,8 +13,8 @@ static GMainLoop *loop;
 static Server *server;
 static GLogLevelFlags log_threshold = G_LOG_LEVEL_MESSAGE;
 
-static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields,
-                                   gsize n_fields, gpointer ud)
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                   gpointer ud)
 {
     GLogLevelFlags l = level & G_LOG_LEVEL_MASK;
     if (l > log_threshold && !(l & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)))
@@ -117,8 +117,8 @@ int main(int argc, char **argv)
     if (check) {
         g_autoptr(GString) out = g_string_new(NULL);
         char *const *domains = config_get_list(config, "server", "domains");
-        gboolean ok = tls_check_dir(config_get_path(config, "server", "certificates"),
-                                    (char **)domains, out);
+        gboolean ok =
+            tls_check_dir(config_get_path(config, "server", "certificates"), (char **)domains, out);
         gboolean self_signed = config_get_bool(config, "server", "self_signed");
         printf("%s: configuration OK\n%s", config_origin(config), out->str);
         if (!ok && self_signed)

@@ -38,8 +38,7 @@ void router_fini(void)
     default_ud = NULL;
 }
 
-RouterRoute *router_register(const char *domain, RouteKind kind, RouteDeliverFunc fn,
-                             gpointer ud)
+RouterRoute *router_register(const char *domain, RouteKind kind, RouteDeliverFunc fn, gpointer ud)
 {
     router_init();
     if (g_hash_table_contains(routes, domain))

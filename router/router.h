@@ -19,8 +19,7 @@ typedef struct RouterRoute RouterRoute;
 void router_init(void);
 void router_fini(void);
 /* Register the route for domain (prepared, copied). FALSE when the domain has one. */
-RouterRoute *router_register(const char *domain, RouteKind kind, RouteDeliverFunc fn,
-                             gpointer ud);
+RouterRoute *router_register(const char *domain, RouteKind kind, RouteDeliverFunc fn, gpointer ud);
 void router_unregister(RouterRoute *r);
 /* Route every subdomain of r's domain to r too (XEP-0114 components): router_lookup()
  * tries the exact domain first, then each parent domain whose route has this on. */

@@ -11,10 +11,10 @@
 
 typedef struct Server Server;
 struct Server {
-    Config *config; /* owned */
-    Store *store;   /* owned */
-    TlsStore *tls;  /* owned */
-    char **domains; /* prepared hosted domains, owned */
+    Config *config;       /* owned */
+    Store *store;         /* owned */
+    TlsStore *tls;        /* owned */
+    char **domains;       /* prepared hosted domains, owned */
     GPtrArray *listeners; /* Listener*, owned */
     gboolean shutting_down;
     /* limits read once from the config (the table holds the defaults) */

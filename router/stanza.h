@@ -43,10 +43,10 @@ typedef enum {
 typedef struct Stanza Stanza;
 struct Stanza {
     gint refcount;
-    XmlNode *el;     /* owned */
+    XmlNode *el; /* owned */
     StanzaKind kind;
-    Jid *to;         /* owned, NULL when absent */
-    Jid *from;       /* owned, NULL when absent */
+    Jid *to;          /* owned, NULL when absent */
+    Jid *from;        /* owned, NULL when absent */
     const char *type; /* borrowed from el, NULL when absent */
     const char *id;   /* borrowed from el */
 };

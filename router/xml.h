@@ -74,19 +74,19 @@ void xml_escape_append(GString *out, const char *s, gssize len);
 /* --- the parser factory --- */
 typedef enum {
     XML_ERR_NONE = 0,
-    XML_ERR_NOT_WELL_FORMED,  /* -> <not-well-formed/> */
-    XML_ERR_RESTRICTED,       /* DTD, comment, PI, entity decl -> <restricted-xml/> */
-    XML_ERR_INVALID_UTF8,     /* -> <not-well-formed/> (RFC 6120 §11.6) */
-    XML_ERR_POLICY,           /* size/depth/attr limit -> <policy-violation/> */
-    XML_ERR_INVALID_NS,       /* wrong stream namespace -> <invalid-namespace/> */
-    XML_ERR_BAD_FORMAT,       /* e.g. text at stream level? -> <bad-format/> */
+    XML_ERR_NOT_WELL_FORMED, /* -> <not-well-formed/> */
+    XML_ERR_RESTRICTED,      /* DTD, comment, PI, entity decl -> <restricted-xml/> */
+    XML_ERR_INVALID_UTF8,    /* -> <not-well-formed/> (RFC 6120 §11.6) */
+    XML_ERR_POLICY,          /* size/depth/attr limit -> <policy-violation/> */
+    XML_ERR_INVALID_NS,      /* wrong stream namespace -> <invalid-namespace/> */
+    XML_ERR_BAD_FORMAT,      /* e.g. text at stream level? -> <bad-format/> */
 } XmlError;
 
 typedef struct {
-    gsize max_stanza_bytes;  /* bytes of one depth-1 child, 0 = unlimited */
-    guint max_depth;         /* depth of the tree below the stream element */
-    guint max_attrs;         /* attributes per element */
-    gsize max_header_bytes;  /* bytes of the stream header, 0 = unlimited */
+    gsize max_stanza_bytes; /* bytes of one depth-1 child, 0 = unlimited */
+    guint max_depth;        /* depth of the tree below the stream element */
+    guint max_attrs;        /* attributes per element */
+    gsize max_header_bytes; /* bytes of the stream header, 0 = unlimited */
 } XmlLimits;
 
 typedef struct {

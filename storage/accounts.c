@@ -209,9 +209,9 @@ gboolean account_exists(Store *s, const char *bare)
 }
 
 /* Every map that holds per-account data (owner = the bare JID). */
-const char *const account_data_maps[] = {"roster", "offline", "vcard", "private", "blocklist",
-                                         "lastactivity", "archive",
-                                         "mamprefs", "push", NULL};
+const char *const account_data_maps[] = {
+    "roster",       "offline", "vcard",    "private", "blocklist",
+    "lastactivity", "archive", "mamprefs", "push",    NULL};
 
 gboolean account_delete(Store *s, const char *bare, GError **error)
 {

@@ -26,8 +26,7 @@ gboolean account_creds_verify_password(const AccountCreds *c, const char *passwo
 
 /* Accounts are keyed by their bare JID "local@domain" (already prepared). */
 gboolean account_create(Store *s, const char *bare, const char *password, GError **error);
-gboolean account_set_password(Store *s, const char *bare, const char *password,
-                              GError **error);
+gboolean account_set_password(Store *s, const char *bare, const char *password, GError **error);
 /* Removes the credentials and every per-account map below; NOT_FOUND if none. */
 gboolean account_delete(Store *s, const char *bare, GError **error);
 extern const char *const account_data_maps[];

@@ -51,8 +51,7 @@ static gboolean foreach_cb(const char *key, const void *val, gsize len, gpointer
     return c->fn(key, val, len, c->ud);
 }
 
-gboolean offline_foreach(Store *s, const char *user, OfflineFunc fn, gpointer ud,
-                         GError **error)
+gboolean offline_foreach(Store *s, const char *user, OfflineFunc fn, gpointer ud, GError **error)
 {
     ForeachCtx c = {fn, ud};
     return store_map_foreach(s, OFFLINE_MAP, user, foreach_cb, &c, error);
@@ -68,8 +67,7 @@ gboolean offline_delete_user(Store *s, const char *user, GError **error)
     return store_map_delete_owner(s, OFFLINE_MAP, user, error);
 }
 
-void offline_batch_add(StoreBatch *b, const char *user, const char *key, const char *xml,
-                       gsize len)
+void offline_batch_add(StoreBatch *b, const char *user, const char *key, const char *xml, gsize len)
 {
     store_batch_set(b, OFFLINE_MAP, user, key, xml, len);
 }

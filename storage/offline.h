@@ -16,7 +16,6 @@ void offline_batch_add(StoreBatch *b, const char *user, const char *key, const c
 guint offline_count(Store *s, const char *user, GError **error);
 /* Visit messages oldest first: key (pass to offline_delete) and the serialized stanza. */
 typedef gboolean (*OfflineFunc)(const char *key, const char *xml, gsize len, gpointer ud);
-gboolean offline_foreach(Store *s, const char *user, OfflineFunc fn, gpointer ud,
-                         GError **error);
+gboolean offline_foreach(Store *s, const char *user, OfflineFunc fn, gpointer ud, GError **error);
 gboolean offline_delete(Store *s, const char *user, const char *key, GError **error);
 gboolean offline_delete_user(Store *s, const char *user, GError **error);

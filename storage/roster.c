@@ -55,9 +55,8 @@ static GBytes *item_encode(const RosterItem *it)
                     (it->pending_out ? F_PENDING_OUT : 0) | (it->pending_in ? F_PENDING_IN : 0) |
                     (it->approved ? F_APPROVED : 0) | (it->in_roster ? F_IN_ROSTER : 0) |
                     (it->removed ? F_REMOVED : 0);
-    g_autoptr(GVariant) v = g_variant_ref_sink(
-        g_variant_new(ROSTER_RECORD_FMT, it->name, (const char *const *)it->groups, flags,
-                      (guint64)it->ver));
+    g_autoptr(GVariant) v = g_variant_ref_sink(g_variant_new(
+        ROSTER_RECORD_FMT, it->name, (const char *const *)it->groups, flags, (guint64)it->ver));
     gsize n = g_variant_get_size(v);
     guint8 *buf = g_malloc(n + 1);
     buf[0] = ROSTER_RECORD_V1;

@@ -8,9 +8,9 @@
 /* One contact of a user. Subscription state per RFC 6121 Appendix A: to/from plus
  * pending out (ask='subscribe'), pending in, and pre-approval (§3.4). */
 typedef struct {
-    char *jid;      /* contact's bare JID (prepared) */
-    char *name;     /* NULL when none */
-    char **groups;  /* NULL-terminated, never NULL */
+    char *jid;     /* contact's bare JID (prepared) */
+    char *name;    /* NULL when none */
+    char **groups; /* NULL-terminated, never NULL */
     gboolean to, from, pending_out, pending_in, approved;
     gboolean in_roster; /* shown to the client (FALSE: only a pending-in request) */
     gboolean removed;   /* tombstone kept for roster versioning */

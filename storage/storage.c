@@ -647,8 +647,13 @@ static int batch_txn(Store *s, MDB_txn *txn, gpointer ud, GError **error)
         BatchOp *op = g_ptr_array_index(b->ops, i);
         gsize len;
         const void *val = g_bytes_get_data(op->val, &len);
-        PutOp put = {.map = op->map, .owner = op->owner, .key = op->key, .val = val,
-                     .len = len, .mode = PUT_SET, .dbi = op->dbi};
+        PutOp put = {.map = op->map,
+                     .owner = op->owner,
+                     .key = op->key,
+                     .val = val,
+                     .len = len,
+                     .mode = PUT_SET,
+                     .dbi = op->dbi};
         key_init(&put.k, op->owner, op->key);
         int rc = put_txn(s, txn, &put, error);
         if (rc != MDB_SUCCESS)

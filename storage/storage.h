@@ -7,10 +7,10 @@
 #define STORE_ERROR (store_error_quark())
 GQuark store_error_quark(void);
 typedef enum {
-    STORE_ERROR_IO,       /* open/commit failed */
-    STORE_ERROR_FULL,     /* map full and could not grow */
-    STORE_ERROR_SCHEMA,   /* schema version unknown / newer than this build */
-    STORE_ERROR_EXISTS,   /* create of something that exists */
+    STORE_ERROR_IO,     /* open/commit failed */
+    STORE_ERROR_FULL,   /* map full and could not grow */
+    STORE_ERROR_SCHEMA, /* schema version unknown / newer than this build */
+    STORE_ERROR_EXISTS, /* create of something that exists */
     STORE_ERROR_NOT_FOUND,
 } StoreError;
 

@@ -379,8 +379,8 @@ static int cmd_s2s(Ctl *ctl, int argc, char **argv)
                     err->message);
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
-    g_print("%-4s %-24s %-24s %-14s %-14s %-8s %7s %8s %-10s %-7s %s\n", "DIR", "LOCAL",
-            "REMOTE", "STATE", "AUTH", "TLS", "QUEUED", "AGE", "VIA", "STREAM", "CERT");
+    g_print("%-4s %-24s %-24s %-14s %-14s %-8s %7s %8s %-10s %-7s %s\n", "DIR", "LOCAL", "REMOTE",
+            "STATE", "AUTH", "TLS", "QUEUED", "AGE", "VIA", "STREAM", "CERT");
     for (guint i = 0; groups[i]; i++) {
         if (!g_str_has_prefix(groups[i], "link "))
             continue;
@@ -398,8 +398,8 @@ static int cmd_s2s(Ctl *ctl, int argc, char **argv)
         g_print("%-4s %-24s %-24s %-14s %-14s %-8s %7d %7" G_GINT64_FORMAT "s %-10s %-7s %s\n",
                 dir ? dir : "?", local ? local : "?", remote ? remote : "?", state ? state : "?",
                 auth ? auth : "?", tls ? tls : "?", queued,
-                since > 0 && now >= since ? now - since : 0, via ? via : "?",
-                stream ? stream : "?", cert ? cert : "?");
+                since > 0 && now >= since ? now - since : 0, via ? via : "?", stream ? stream : "?",
+                cert ? cert : "?");
     }
     return EXIT_OK;
 }

@@ -84,10 +84,8 @@ static void test_components(void)
     g_assert_cmpint(config_get_int(c, "component irc.example.org", "queue"), ==, 5);
     g_assert_cmpstr(config_get_string(c, "component irc.example.org", "roster"), ==, "both");
     g_assert_cmpstr(config_get_string(c, "component irc.example.org", "message"), ==, "none");
-    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "message"), ==,
-                    "outgoing");
-    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "presence"), ==,
-                    "roster");
+    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "message"), ==, "outgoing");
+    g_assert_cmpstr(config_get_string(c, "component sms.example.org", "presence"), ==, "roster");
     g_assert_cmpint(config_get_int(c, "component sms.example.org", "queue"), ==, 0);
     g_assert_cmpstr(config_get_string(c, "component sms.example.org", "name"), ==, "");
 }

@@ -11,7 +11,7 @@ static void test_dialback_keys(void)
     dialback_init();
     g_autofree char *k1 = dialback_key("example.org", "example.net", "D60000229F");
     g_autofree char *k2 = dialback_key("example.org", "example.net", "D60000229F");
-    g_assert_cmpstr(k1, ==, k2); /* deterministic within a process */
+    g_assert_cmpstr(k1, ==, k2);          /* deterministic within a process */
     g_assert_cmpuint(strlen(k1), ==, 64); /* hex HMAC-SHA256 */
     /* each field counts: another receiver, originator or stream id gives another key */
     g_autofree char *k3 = dialback_key("example.net", "example.org", "D60000229F");

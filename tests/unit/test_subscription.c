@@ -130,8 +130,8 @@ static void test_row(gconstpointer data)
     /* a change the roster shows (subscription, ask) is always pushed; pending-in is not
      * part of the roster (RFC 6121 §2.1.2) */
     SubState before = state_named(r->from_state);
-    gboolean visible = before.to != s.to || before.from != s.from ||
-                       before.pending_out != s.pending_out;
+    gboolean visible =
+        before.to != s.to || before.from != s.from || before.pending_out != s.pending_out;
     if (visible)
         g_assert_true(a & SUB_ACT_PUSH);
 }
@@ -171,8 +171,7 @@ static void test_preapproval(void)
 static void test_unavailable_on_cancel(void)
 {
     SubState s = state_named("Both");
-    g_assert_true(sub_apply(&s, SUB_OUTBOUND, SUB_UNSUBSCRIBED, TRUE) &
-                  SUB_ACT_SEND_UNAVAILABLE);
+    g_assert_true(sub_apply(&s, SUB_OUTBOUND, SUB_UNSUBSCRIBED, TRUE) & SUB_ACT_SEND_UNAVAILABLE);
     s = state_named("None + Pending In");
     g_assert_true(sub_apply(&s, SUB_OUTBOUND, SUB_SUBSCRIBED, TRUE) & SUB_ACT_SEND_PRESENCE);
 }
@@ -184,9 +183,8 @@ int main(int argc, char **argv)
                                              "unsubscribed"};
     g_test_init(&argc, &argv, NULL);
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
-        g_autofree char *path =
-            g_strdup_printf("/subscription/%s-%s/%s", dir_names[rows[i].dir],
-                            type_names[rows[i].type], rows[i].from_state);
+        g_autofree char *path = g_strdup_printf("/subscription/%s-%s/%s", dir_names[rows[i].dir],
+                                                type_names[rows[i].type], rows[i].from_state);
         g_test_add_data_func(path, &rows[i], test_row);
     }
     g_test_add_func("/subscription/auto-reply", test_auto_reply);
