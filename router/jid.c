@@ -507,6 +507,23 @@ static char *prep_idna(const char *s, gsize len, gboolean dot_stripped, GError *
                     idn2_strerror(rc));
     char *out = g_utf8_strdown(u, -1);
     idn2_free(u);
+    /* The U-labels must themselves be valid IDNA2008 and map back to the same A-labels:
+     * "xn--6a" decodes to U+00A0, which no domain may contain (found by fuzz_jid). */
+    char *back = NULL;
+    rc = idn2_to_ascii_8z(out, &back, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    gboolean same = rc == IDN2_OK && check_a_form(back, NULL, NULL);
+    if (same) {
+        char *u2 = NULL;
+        same = idn2_to_unicode_8z8z(back, &u2, 0) == IDN2_OK && u2 &&
+               g_utf8_collate(u2, out) == 0 && strcmp(u2, out) == 0;
+        idn2_free(u2);
+    }
+    idn2_free(back);
+    if (!same) {
+        g_free(out);
+        return fail(error, "domainpart: an A-label does not decode to a valid U-label "
+                           "(RFC 5891 §5.4)");
+    }
     return out;
 }
 

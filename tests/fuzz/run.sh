@@ -6,7 +6,7 @@
 #   BUILDDIR  a build configured with CC=clang --enable-fuzz (default: $TERN_BUILDDIR, else
 #             build/fuzz), after `make fuzz-targets`
 #   TARGET    e.g. fuzz_jid (default: all)
-# env: FUZZ_SECONDS (30) per target; FUZZ_JOBS (nproc) targets side by side; FUZZ_ARGS more
+# env: FUZZ_SEED (1: CI explores the same inputs every run; 0 = random) FUZZ_SECONDS (30) per target; FUZZ_JOBS (nproc) targets side by side; FUZZ_ARGS more
 #      libFuzzer flags (e.g. "-jobs=4 -workers=4"); FUZZ_KEEP=DIR keeps the grown corpora there.
 # Last lines: one "PASS: <target> ..." or "FAIL: <target> ..." per target (tests/run-suite.sh
 # counts them).
@@ -38,7 +38,7 @@ run_one() {
     G_DEBUG=fatal-criticals G_SLICE=always-malloc \
         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        "$bin" -max_total_time="$SECS" -dict="$SRC/tests/fuzz/xmpp.dict" -max_len=4096 \
+        "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$SECS" -dict="$SRC/tests/fuzz/xmpp.dict" -max_len=4096 \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
         ${FUZZ_ARGS:-} "$dir/corpus" "${extra[@]}" >"$dir/log" 2>&1
     echo $? >"$dir/rc"
