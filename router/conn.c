@@ -380,7 +380,8 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
     }
     for (int i = 0; i < n; i++)
         conn_unref(evs[i].data.ptr);
-    /* Kicked before this turn (TLS bytes decrypted beyond what was read, reading resumed) */
+    /* Kicked ones (TLS bytes decrypted beyond what was read, reading resumed): once each;
+     * a kick while these run waits for the next turn. */
     for (guint k = f->kicked.length; k > 0 && f->kicked.length > 0; k--) {
         Conn *c = g_queue_pop_head_link(&f->kicked)->data;
         c->kicked = FALSE;
