@@ -162,7 +162,7 @@ void lg_conn_start(LgRun *run, LgConn *c)
         return;
     }
     c->ev_mask = EPOLLOUT;
-    if (connect(c->fd, (const struct sockaddr *)&run->dst, sizeof run->dst) != 0 &&
+    if (connect(c->fd, (const struct sockaddr *)c->dst, sizeof *c->dst) != 0 &&
         errno != EINPROGRESS) {
         lg_conn_fail(c, &run->err.connect, "connect: %s", g_strerror(errno));
         return;
@@ -304,7 +304,7 @@ void lg_conn_start_tls(LgConn *c)
         lg_conn_fail(c, &run->err.tls, "TLS setup: %s", ssl_err_text());
         return;
     }
-    SSL_set_tlsext_host_name(c->ssl, run->opt.domain);
+    SSL_set_tlsext_host_name(c->ssl, c->domain);
     if (run->opt.tls == LG_TLS_DIRECT) {
         static const unsigned char alpn[] = "\x0bxmpp-client"; /* XEP-0368 */
         SSL_set_alpn_protos(c->ssl, alpn, sizeof alpn - 1);

@@ -135,7 +135,7 @@ void lg_xmpp_send_header(LgConn *c)
     int n = g_snprintf(buf, sizeof buf,
                        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                        "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>",
-                       c->run->opt.domain);
+                       c->domain);
     lg_conn_write(c, buf, (size_t)n);
 }
 

@@ -105,14 +105,14 @@ static gboolean parse_src(LgRun *run, const char *spec)
     return run->nsrc > 0;
 }
 
-static gboolean resolve_dst(LgRun *run)
+static gboolean resolve_dst(const char *host, int port, struct sockaddr_in *dst)
 {
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    if (getaddrinfo(run->opt.host, NULL, &hints, &res) != 0 || !res)
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
         return FALSE;
-    memcpy(&run->dst, res->ai_addr, sizeof run->dst);
-    run->dst.sin_port = htons((guint16)run->opt.port);
+    memcpy(dst, res->ai_addr, sizeof *dst);
+    dst->sin_port = htons((guint16)port);
     freeaddrinfo(res);
     return TRUE;
 }
@@ -127,6 +127,11 @@ static int parse_options(LgRun *run, int argc, char **argv)
         {"host", 0, 0, G_OPTION_ARG_STRING, &o->host, "server address (127.0.0.1)", "HOST"},
         {"port", 0, 0, G_OPTION_ARG_INT, &o->port, "server port (5222)", "PORT"},
         {"domain", 0, 0, G_OPTION_ARG_STRING, &o->domain, "XMPP domain (localhost)", "DOMAIN"},
+        {"host2", 0, 0, G_OPTION_ARG_STRING, &o->host2,
+         "second server: odd sessions (2k+1) use it, so every pair crosses s2s", "HOST"},
+        {"port2", 0, 0, G_OPTION_ARG_INT, &o->port2, "second server's port (--port)", "PORT"},
+        {"domain2", 0, 0, G_OPTION_ARG_STRING, &o->domain2, "second server's XMPP domain",
+         "DOMAIN"},
         {"users", 0, 0, G_OPTION_ARG_INT, &o->users, "accounts user0..userN-1 (= sessions)", "N"},
         {"sessions", 0, 0, G_OPTION_ARG_INT, &o->sessions,
          "connections; session i is user(i mod N)/lg<i> (= 2 x pairs, or users with --idle)", "N"},
@@ -172,6 +177,16 @@ static int parse_options(LgRun *run, int argc, char **argv)
         o->host = g_strdup("127.0.0.1");
     if (!o->domain)
         o->domain = g_strdup("localhost");
+    if ((o->port2 || o->domain2) && !o->host2)
+        o->host2 = g_strdup(o->host);
+    if (o->host2) {
+        if (!o->port2)
+            o->port2 = o->port;
+        if (!o->domain2) {
+            fprintf(stderr, "loadgen: --host2/--port2 need --domain2\n");
+            return 2;
+        }
+    }
     if (!o->password)
         o->password = g_strdup("bench-password");
     if (!o->msg_type)
@@ -205,7 +220,8 @@ static int parse_options(LgRun *run, int argc, char **argv)
         o->window = o->rate > 0 ? 1000 : 16;
     if (o->sessions <= 0 || o->users <= 0 || o->pairs < 0 || 2 * o->pairs > o->sessions ||
         o->window <= 0 || o->duration <= 0 || o->warmup < 0 || o->concurrency <= 0 ||
-        o->payload < 0 || o->rate < 0 || o->port <= 0 || o->port > 65535) {
+        o->payload < 0 || o->rate < 0 || o->port <= 0 || o->port > 65535 ||
+        (o->host2 && (o->port2 <= 0 || o->port2 > 65535))) {
         fprintf(stderr, "loadgen: bad numbers (need sessions >= 2 x pairs, positive values)\n");
         return 2;
     }
@@ -213,8 +229,17 @@ static int parse_options(LgRun *run, int argc, char **argv)
         fprintf(stderr, "loadgen: --src-addrs: expected e.g. 127.0.0.1-127.0.0.8\n");
         return 2;
     }
-    if (!resolve_dst(run)) {
+    if (o->host2 && o->users % 2 != 0) {
+        /* user u lives on server (u mod 2), which must be the server of session u mod users */
+        fprintf(stderr, "loadgen: --host2 needs an even number of users\n");
+        return 2;
+    }
+    if (!resolve_dst(o->host, o->port, &run->dst)) {
         fprintf(stderr, "loadgen: cannot resolve %s\n", o->host);
+        return 2;
+    }
+    if (o->host2 && !resolve_dst(o->host2, o->port2, &run->dst2)) {
+        fprintf(stderr, "loadgen: cannot resolve %s\n", o->host2);
         return 2;
     }
     return 0;
@@ -252,6 +277,9 @@ static void reset_conns(LgRun *run, int n, gboolean register_only)
         c->peer = -1;
         c->register_only = register_only;
         c->user = i % run->opt.users;
+        gboolean second = run->opt.host2 && (i % 2) == 1;
+        c->dst = second ? &run->dst2 : &run->dst;
+        c->domain = second ? run->opt.domain2 : run->opt.domain;
     }
     run->started = run->active = run->ready = run->done = run->failed = 0;
 }
@@ -445,6 +473,9 @@ static void print_text(LgRun *run, const Report *r)
     double win = o->duration;
     printf("loadgen: %d sessions of %d accounts at %s:%d (%s), tls %s, %s\n", o->sessions, o->users,
            o->host, o->port, o->domain, tls_name(o->tls), mech_label(o->mech));
+    if (o->host2)
+        printf("  odd sessions at %s:%d (%s): every pair crosses s2s\n", o->host2, o->port2,
+               o->domain2);
     if (o->do_register)
         printf("register: %d new, %d existing in %.2f s\n", run->registered, run->existed,
                r->register_s);
@@ -522,6 +553,9 @@ static void print_json(LgRun *run, const Report *r)
                          : "flat",
            o->msg_type, o->host, o->port, o->domain, tls_name(o->tls), mech_label(o->mech),
            o->users, o->sessions, o->pairs, o->window, o->rate, win);
+    if (o->host2)
+        printf("\"host2\":\"%s\",\"port2\":%d,\"domain2\":\"%s\",", o->host2, o->port2,
+               o->domain2);
     printf("\"registered\":%d,\"existed\":%d,\"register_seconds\":%.3f,", run->registered,
            run->existed, r->register_s);
     printf("\"established\":%d,\"setup_seconds\":%.3f,\"connections_per_second\":%.1f,",
@@ -572,6 +606,8 @@ static void run_free(LgRun *run)
     g_free(run->src);
     g_free(run->opt.host);
     g_free(run->opt.domain);
+    g_free(run->opt.host2);
+    g_free(run->opt.domain2);
     g_free(run->opt.password);
     g_free(run->opt.src_addrs);
     g_free(run->opt.msg_type);

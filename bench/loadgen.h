@@ -14,6 +14,9 @@ typedef struct {
     char *host;
     int port;
     char *domain;
+    char *host2; /* --host2: odd sessions (2k+1) use a second server (s2s benchmarks) */
+    int port2;
+    char *domain2;
     int users;       /* accounts user0..user<users-1> */
     int sessions;    /* connections; session i logs in as user (i % users), resource lg<i> */
     int pairs;       /* traffic: sessions 2k and 2k+1 send to each other */
@@ -69,6 +72,8 @@ typedef struct {
     gboolean dirty;     /* in the run's flush list */
     uint32_t ev_mask;   /* epoll events registered */
     int user;
+    const struct sockaddr_in *dst; /* the server this connection uses (run->dst or dst2) */
+    const char *domain;            /* its XMPP domain (opt.domain or opt.domain2) */
     int depth; /* XML depth at the end of what was consumed: 0 or 1 */
     /* input not yet consumed (part of an element) */
     char *in;
@@ -111,7 +116,7 @@ struct LgRun {
     GArray *dirty; /* int indices of connections with queued output */
     struct sockaddr_in *src;
     int nsrc;
-    struct sockaddr_in dst;
+    struct sockaddr_in dst, dst2;
     GHashTable *scram_cache; /* "salt,i" -> derived keys */
     /* registration */
     int registered, existed;
