@@ -61,15 +61,9 @@ static gboolean is_own_server(const Jid *j, const Jid *user)
     return !jid_local(j) && !jid_resource(j) && !strcmp(jid_domain(j), jid_domain(user));
 }
 
-static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
-{
-    module_reply(ev, stanza_error_reply(ev->st, err, text));
-}
-
 static void reply_ok(StanzaEvent *ev)
 {
-    Stanza *ok = stanza_iq_result(ev->st);
-    stanza_set_from(ok, NULL);
+    Stanza *ok = module_result(ev);
     module_reply(ev, ok);
 }
 
@@ -143,17 +137,16 @@ static HookResult on_blocklist(const char *event, gpointer data, gpointer ud)
     if (!cs)
         return HOOK_PASS;
     if (!xml_node_is(stanza_iq_payload(ev->st), NS_BLOCKING, "blocklist")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <blocklist/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <blocklist/>");
         return HOOK_HANDLED;
     }
     const char *user = jid_bare(cs->jid);
     g_autoptr(GPtrArray) keys = blocklist_keys(user);
     if (!keys) {
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     XmlNode *list = xml_node_add_child(reply->el, NS_BLOCKING, "blocklist");
     for (guint i = 0; i < keys->len; i++)
         xml_node_set_attr(xml_node_add_child(list, NULL, "item"), "jid",
@@ -357,11 +350,11 @@ static void on_block(StanzaEvent *ev, C2sSession *cs, XmlNode *block)
     gboolean bad;
     g_autoptr(GPtrArray) jids = parse_items(block, &bad);
     if (bad) {
-        reply_error(ev, STANZA_ERR_JID_MALFORMED, "an item has no valid 'jid'");
+        module_reply_error(ev, STANZA_ERR_JID_MALFORMED, "an item has no valid 'jid'");
         return;
     }
     if (jids->len == 0) { /* §3.3 */
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "<block/> needs at least one <item/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "<block/> needs at least one <item/>");
         return;
     }
     g_autoptr(StoreBatch) batch = store_batch_new();
@@ -377,7 +370,7 @@ static void on_block(StanzaEvent *ev, C2sSession *cs, XmlNode *block)
     g_autoptr(GError) err = NULL;
     if (!store_batch_commit(server->store, batch, &err)) {
         g_warning("blocking: cannot store the blocklist of %s: %s", user, err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     reply_ok(ev);
@@ -392,7 +385,7 @@ static void on_unblock(StanzaEvent *ev, C2sSession *cs, XmlNode *unblock)
     gboolean bad;
     g_autoptr(GPtrArray) jids = parse_items(unblock, &bad);
     if (bad) {
-        reply_error(ev, STANZA_ERR_JID_MALFORMED, "an item has no valid 'jid'");
+        module_reply_error(ev, STANZA_ERR_JID_MALFORMED, "an item has no valid 'jid'");
         return;
     }
     g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)jid_unref);
@@ -400,7 +393,7 @@ static void on_unblock(StanzaEvent *ev, C2sSession *cs, XmlNode *unblock)
     if (jids->len == 0) { /* §3.5: unblock all */
         g_autoptr(GPtrArray) keys = blocklist_keys(user);
         if (!keys || !store_map_delete_owner(server->store, MAP, user, &err)) {
-            reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+            module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
             return;
         }
         for (guint i = 0; i < keys->len; i++) {
@@ -414,7 +407,7 @@ static void on_unblock(StanzaEvent *ev, C2sSession *cs, XmlNode *unblock)
             g_autoptr(GBytes) old = store_map_get(server->store, MAP, user, jid_full(j), NULL);
             if (!store_map_delete(server->store, MAP, user, jid_full(j), &err)) {
                 g_warning("blocking: cannot unblock for %s: %s", user, err->message);
-                reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+                module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
                 return;
             }
             if (old)
@@ -439,7 +432,7 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
     else if (xml_node_is(payload, NS_BLOCKING, "unblock"))
         on_unblock(ev, cs, payload);
     else
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <block/> or <unblock/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <block/> or <unblock/>");
     return HOOK_HANDLED;
 }
 

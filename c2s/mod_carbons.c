@@ -90,8 +90,7 @@ static HookResult on_toggle(const char *event, gpointer data, gpointer ud)
         return HOOK_HANDLED;
     }
     cs->carbons = !strcmp(p->name, "enable");
-    Stanza *ok = stanza_iq_result(ev->st);
-    stanza_set_from(ok, NULL);
+    Stanza *ok = module_result(ev);
     module_reply(ev, ok);
     return HOOK_HANDLED;
 }

@@ -14,11 +14,6 @@
 static Server *server;
 static gint64 started; /* monotonic µs at init: the server's uptime (§5) */
 
-static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
-{
-    module_reply(ev, stanza_error_reply(ev->st, err, text));
-}
-
 /* A result with <query seconds='…'>text</query> (text may be NULL). */
 static void reply_seconds(StanzaEvent *ev, gint64 seconds, const char *text, gboolean self)
 {
@@ -62,7 +57,7 @@ static HookResult on_account(const char *event, gpointer data, gpointer ud)
     g_autoptr(Jid) owner = jid_to_bare(ev->st->to);
     const char *user = jid_bare(owner);
     if (!ev->st->from || !may_see(user, ev->st->from)) {
-        reply_error(ev, STANZA_ERR_FORBIDDEN, NULL);
+        module_reply_error(ev, STANZA_ERR_FORBIDDEN, NULL);
         return HOOK_HANDLED;
     }
     GPtrArray *list = sm_sessions_of(user);
@@ -78,9 +73,9 @@ static HookResult on_account(const char *event, gpointer data, gpointer ud)
     if (!v) {
         if (err) {
             g_warning("last: cannot read the last activity of %s: %s", user, err->message);
-            reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+            module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         } else {
-            reply_error(ev, STANZA_ERR_ITEM_NOT_FOUND, "no logout recorded yet");
+            module_reply_error(ev, STANZA_ERR_ITEM_NOT_FOUND, "no logout recorded yet");
         }
         return HOOK_HANDLED;
     }

@@ -9,11 +9,6 @@
 
 static Server *server;
 
-static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
-{
-    module_reply(ev, stanza_error_reply(ev->st, err, text));
-}
-
 /* XEP-0049 §2.3: a child needs a proper namespace of its own; the stream namespaces and
  * jabber:iq:private itself are refused with <not-acceptable/>. */
 static gboolean ns_allowed(const XmlNode *el)
@@ -32,12 +27,12 @@ static gboolean query_valid(StanzaEvent *ev, XmlNode *query)
 {
     XmlNode *first = xml_node_first_element(query);
     if (!first) { /* §2.3 */
-        reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the query needs a child element");
+        module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the query needs a child element");
         return FALSE;
     }
     for (XmlNode *el = first; el; el = xml_node_next_element(el, NULL, NULL))
         if (!ns_allowed(el)) {
-            reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "this namespace cannot be stored");
+            module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "this namespace cannot be stored");
             return FALSE;
         }
     return TRUE;
@@ -52,14 +47,14 @@ static HookResult on_get(const char *event, gpointer data, gpointer ud)
         return HOOK_PASS;
     XmlNode *query = stanza_iq_payload(ev->st);
     if (!xml_node_is(query, NS_PRIVATE, "query")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <query/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <query/>");
         return HOOK_HANDLED;
     }
     if (!query_valid(ev, query))
         return HOOK_HANDLED;
     XmlNode *want = xml_node_first_element(query);
     if (xml_node_next_element(want, NULL, NULL)) { /* §2.3: one namespace per get */
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "a get asks for one element");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "a get asks for one element");
         return HOOK_HANDLED;
     }
     g_autofree char *key = element_key(want);
@@ -67,7 +62,7 @@ static HookResult on_get(const char *event, gpointer data, gpointer ud)
     g_autoptr(GBytes) v = store_map_get(server->store, MAP, jid_bare(cs->jid), key, &err);
     if (!v && err) {
         g_warning("private: cannot read %s of %s: %s", key, jid_bare(cs->jid), err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
     XmlNode *found = NULL;
@@ -81,8 +76,7 @@ static HookResult on_get(const char *event, gpointer data, gpointer ud)
             g_clear_pointer(&found, xml_node_free);
         }
     }
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     XmlNode *q = xml_node_add_child(reply->el, NS_PRIVATE, "query");
     xml_node_append(q, found ? found : xml_node_new(want->ns, want->name));
     module_reply(ev, reply);
@@ -98,7 +92,7 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
         return HOOK_PASS;
     XmlNode *query = stanza_iq_payload(ev->st);
     if (!xml_node_is(query, NS_PRIVATE, "query")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <query/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <query/>");
         return HOOK_HANDLED;
     }
     if (!query_valid(ev, query))
@@ -113,11 +107,10 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
     g_autoptr(GError) err = NULL;
     if (!store_batch_commit(server->store, batch, &err)) {
         g_warning("private: cannot store data of %s: %s", jid_bare(cs->jid), err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
-    Stanza *ok = stanza_iq_result(ev->st);
-    stanza_set_from(ok, NULL);
+    Stanza *ok = module_result(ev);
     module_reply(ev, ok);
     return HOOK_HANDLED;
 }
@@ -125,7 +118,7 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
 /* §2.3, §4: nobody but the user reads or writes the user's private data. */
 static HookResult on_other(const char *event, gpointer data, gpointer ud)
 {
-    reply_error(data, STANZA_ERR_FORBIDDEN, "private data belongs to its owner");
+    module_reply_error(data, STANZA_ERR_FORBIDDEN, "private data belongs to its owner");
     return HOOK_HANDLED;
 }
 

@@ -23,11 +23,6 @@
 static Server *server;
 static guint serial;
 
-static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
-{
-    module_reply(ev, stanza_error_reply(ev->st, err, text));
-}
-
 static char *reg_key(const char *jid, const char *node)
 {
     return g_strconcat(jid, "\n", node, NULL);
@@ -61,12 +56,12 @@ static void enable(StanzaEvent *ev, C2sSession *cs, XmlNode *el)
     const char *jid = xml_node_attr(el, "jid"), *node = xml_node_attr(el, "node");
     g_autoptr(Jid) app = jid ? jid_new(jid, NULL) : NULL;
     if (!app || !node || !*node || strchr(node, '\n')) { /* §5: both required */
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "enable needs a valid jid and a node");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "enable needs a valid jid and a node");
         return;
     }
     XmlNode *x = xml_node_child(el, NS_DATA, "x");
     if (!form_ok(x)) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "the form must submit publish-options");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "the form must submit publish-options");
         return;
     }
     const char *user = jid_bare(cs->jid);
@@ -78,11 +73,11 @@ static void enable(StanzaEvent *ev, C2sSession *cs, XmlNode *el)
         store_map_foreach(server->store, MAP, user, count_one, &n, &err);
     if (err) {
         g_warning("push: cannot read the registrations of %s: %s", user, err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     if (n >= PUSH_MAX_PER_USER) {
-        reply_error(ev, STANZA_ERR_RESOURCE_CONSTRAINT, "too many push registrations");
+        module_reply_error(ev, STANZA_ERR_RESOURCE_CONSTRAINT, "too many push registrations");
         return;
     }
     g_autoptr(XmlNode) copy = xml_node_copy(el);
@@ -90,7 +85,7 @@ static void enable(StanzaEvent *ev, C2sSession *cs, XmlNode *el)
     g_autofree char *xml = xml_node_to_string(copy);
     if (!store_map_set(server->store, MAP, user, key, xml, strlen(xml), &err)) {
         g_warning("push: cannot store a registration of %s: %s", user, err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     g_message("push: %s enabled notifications to %s", user, jid_full(app));
@@ -116,7 +111,7 @@ static void disable(StanzaEvent *ev, C2sSession *cs, XmlNode *el)
     const char *jid = xml_node_attr(el, "jid"), *node = xml_node_attr(el, "node");
     g_autoptr(Jid) app = jid ? jid_new(jid, NULL) : NULL;
     if (!app) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "disable needs a valid jid");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "disable needs a valid jid");
         return;
     }
     const char *user = jid_bare(cs->jid);
@@ -133,7 +128,7 @@ static void disable(StanzaEvent *ev, C2sSession *cs, XmlNode *el)
         store_map_delete(server->store, MAP, user, g_ptr_array_index(keys, i), &err);
     if (err) {
         g_warning("push: cannot remove a registration of %s: %s", user, err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     module_reply(ev, stanza_iq_result(ev->st));
@@ -151,7 +146,7 @@ static HookResult on_iq_set(const char *event, gpointer data, gpointer ud)
     else if (xml_node_is(el, NS_PUSH, "disable"))
         disable(ev, cs, el);
     else
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <enable/> or <disable/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <enable/> or <disable/>");
     return HOOK_HANDLED;
 }
 

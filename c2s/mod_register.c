@@ -119,8 +119,7 @@ static HookResult on_get(const char *event, gpointer data, gpointer ud)
     C2sSession *cs = ev->origin;
     if (!cs)
         return HOOK_PASS;
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     XmlNode *q = xml_node_add_child(reply->el, NS_REGISTER, "query");
     xml_node_add_child(q, NULL, "registered");
     xml_node_add_text(xml_node_add_child(q, NULL, "username"), cs->username, -1);
@@ -145,8 +144,7 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
             return HOOK_HANDLED;
         }
         g_message("register: %s removed its account", bare);
-        Stanza *reply = stanza_iq_result(ev->st);
-        stanza_set_from(reply, NULL);
+        Stanza *reply = module_result(ev);
         module_reply(ev, reply);
         GPtrArray *list = sm_sessions_of(bare);
         g_autoptr(GPtrArray) all = list ? g_ptr_array_copy(list, NULL, NULL) : NULL;
@@ -175,8 +173,7 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
         module_reply(ev, stanza_error_reply(ev->st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL));
         return HOOK_HANDLED;
     }
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     module_reply(ev, reply);
     return HOOK_HANDLED;
 }

@@ -13,11 +13,6 @@
 
 static Server *server;
 
-static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
-{
-    module_reply(ev, stanza_error_reply(ev->st, err, text));
-}
-
 static gboolean visible(const RosterItem *it)
 {
     return it->in_roster && !it->removed;
@@ -49,12 +44,11 @@ static HookResult on_roster_get(const char *event, gpointer data, gpointer ud)
     g_autoptr(GPtrArray) items = roster_list(server->store, jid_bare(cs->jid), &current, &err);
     if (!items) {
         g_warning("roster of %s: %s", jid_bare(cs->jid), err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
     cs->roster_requested = TRUE;
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     if (client_ver && parse_ver(client_ver, current, &since)) {
         /* §2.6.3: empty result, then a push for each item changed since that version */
         module_reply(ev, reply);
@@ -86,16 +80,15 @@ static void roster_item_remove(StanzaEvent *ev, C2sSession *cs, const char *cont
     g_autoptr(GError) err = NULL;
     g_autoptr(RosterItem) it = roster_get(server->store, user, contact, &err);
     if (!it || !it->in_roster) {
-        reply_error(ev, STANZA_ERR_ITEM_NOT_FOUND, NULL);
+        module_reply_error(ev, STANZA_ERR_ITEM_NOT_FOUND, NULL);
         return;
     }
     guint64 ver = 0;
     if (!roster_remove(server->store, user, contact, &ver, &err)) {
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    Stanza *ok = stanza_iq_result(ev->st);
-    stanza_set_from(ok, NULL);
+    Stanza *ok = module_result(ev);
     module_reply(ev, ok);
     /* §2.5.2: unsubscribe and unsubscribed on behalf of the user */
     g_autoptr(Jid) from = jid_to_bare(cs->jid);
@@ -133,13 +126,13 @@ static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
     XmlNode *item = xml_node_child(query, NS_ROSTER, "item");
     /* §2.3.3: exactly one item */
     if (!item || xml_node_next_element(item, NS_ROSTER, "item")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "a roster set carries exactly one item");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "a roster set carries exactly one item");
         return HOOK_HANDLED;
     }
     const char *jid_attr = xml_node_attr(item, "jid");
     g_autoptr(Jid) contact = jid_attr ? jid_new(jid_attr, NULL) : NULL;
     if (!contact || jid_resource(contact)) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "the item needs a valid bare 'jid'");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "the item needs a valid bare 'jid'");
         return HOOK_HANDLED;
     }
     const char *sub = xml_node_attr(item, "subscription");
@@ -149,13 +142,13 @@ static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
     }
     if (sub && strcmp(sub, "none") && strcmp(sub, "both") && strcmp(sub, "to") &&
         strcmp(sub, "from")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "unknown subscription value");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "unknown subscription value");
         return HOOK_HANDLED;
     }
     gint64 maxlen = config_get_int(server->config, "limits", "roster_text_length");
     const char *name = xml_node_attr(item, "name");
     if (name && (gint64)strlen(name) > maxlen) {
-        reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the name is too long");
+        module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the name is too long");
         return HOOK_HANDLED;
     }
     g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(g_free);
@@ -164,13 +157,13 @@ static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
         char *text = xml_node_text(g);
         if (!*text || (gint64)strlen(text) > maxlen) {
             g_free(text);
-            reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "a group is empty or too long");
+            module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "a group is empty or too long");
             return HOOK_HANDLED;
         }
         for (guint i = 0; i < groups->len; i++)
             if (!strcmp(g_ptr_array_index(groups, i), text)) {
                 g_free(text);
-                reply_error(ev, STANZA_ERR_BAD_REQUEST, "a group is listed twice");
+                module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "a group is listed twice");
                 return HOOK_HANDLED;
             }
         g_ptr_array_add(groups, text);
@@ -181,7 +174,7 @@ static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
     if (!it || !it->in_roster) {
         guint max = config_get_int(server->config, "limits", "roster_size");
         if (roster_count(server->store, user, NULL) >= max) {
-            reply_error(ev, STANZA_ERR_NOT_ALLOWED, "the roster is full");
+            module_reply_error(ev, STANZA_ERR_NOT_ALLOWED, "the roster is full");
             return HOOK_HANDLED;
         }
     }
@@ -194,11 +187,10 @@ static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
     g_ptr_array_add(groups, NULL);
     it->groups = (char **)g_ptr_array_steal(groups, NULL);
     if (!roster_put(server->store, user, it, &err)) {
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
-    Stanza *ok = stanza_iq_result(ev->st);
-    stanza_set_from(ok, NULL);
+    Stanza *ok = module_result(ev);
     module_reply(ev, ok);
     roster_push(user, it); /* §2.3.2: to every interested resource, the sender too */
     return HOOK_HANDLED;

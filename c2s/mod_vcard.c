@@ -10,11 +10,6 @@
 
 static Server *server;
 
-static void reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
-{
-    module_reply(ev, stanza_error_reply(ev->st, err, text));
-}
-
 /* The stored vCard of owner, or an empty <vCard/> when there is none. transfer full */
 static XmlNode *load_vcard(const char *owner, gboolean *failed)
 {
@@ -49,14 +44,14 @@ static HookResult on_get(const char *event, gpointer data, gpointer ud)
     StanzaEvent *ev = data;
     gboolean self = GPOINTER_TO_INT(ud);
     if (!xml_node_is(stanza_iq_payload(ev->st), NS_VCARD, "vCard")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <vCard/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <vCard/>");
         return HOOK_HANDLED;
     }
     g_autoptr(Jid) owner = jid_to_bare(ev->st->to);
     gboolean failed;
     XmlNode *vcard = load_vcard(jid_bare(owner), &failed);
     if (failed) {
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
     Stanza *reply = stanza_iq_result(ev->st);
@@ -76,23 +71,22 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
         return HOOK_PASS;
     XmlNode *vcard = stanza_iq_payload(ev->st);
     if (!xml_node_is(vcard, NS_VCARD, "vCard")) {
-        reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <vCard/>");
+        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "expected <vCard/>");
         return HOOK_HANDLED;
     }
     g_autofree char *xml = xml_node_to_string(vcard);
     gsize len = strlen(xml);
     if ((gint64)len > config_get_int(server->config, "limits", "vcard_size")) {
-        reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the vCard is too large");
+        module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the vCard is too large");
         return HOOK_HANDLED;
     }
     g_autoptr(GError) err = NULL;
     if (!store_map_set(server->store, MAP, jid_bare(cs->jid), KEY, xml, len, &err)) {
         g_warning("vcard: cannot store the vCard of %s: %s", jid_bare(cs->jid), err->message);
-        reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
     }
-    Stanza *ok = stanza_iq_result(ev->st);
-    stanza_set_from(ok, NULL);
+    Stanza *ok = module_result(ev);
     module_reply(ev, ok);
     return HOOK_HANDLED;
 }
@@ -100,7 +94,7 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
 /* Only the owner may change a vCard. */
 static HookResult on_set_other(const char *event, gpointer data, gpointer ud)
 {
-    reply_error(data, STANZA_ERR_FORBIDDEN, "only the owner may change a vCard");
+    module_reply_error(data, STANZA_ERR_FORBIDDEN, "only the owner may change a vCard");
     return HOOK_HANDLED;
 }
 

@@ -20,3 +20,15 @@ void module_reply(StanzaEvent *ev, Stanza *reply)
     }
     router_deliver(reply);
 }
+
+void module_reply_error(StanzaEvent *ev, StanzaErr err, const char *text)
+{
+    module_reply(ev, stanza_error_reply(ev->st, err, text));
+}
+
+Stanza *module_result(StanzaEvent *ev)
+{
+    Stanza *reply = stanza_iq_result(ev->st);
+    stanza_set_from(reply, NULL);
+    return reply;
+}

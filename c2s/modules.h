@@ -42,3 +42,8 @@ void mod_register_preauth(C2sSession *cs, Stanza *st);
 gboolean mod_register_enabled(void);
 /* Reply helper: route reply (transfer full) to the client or elsewhere. */
 void module_reply(StanzaEvent *ev, Stanza *reply);
+/* The RFC 6120 §8.3 error reply to the event's iq, routed. */
+void module_reply_error(StanzaEvent *ev, StanzaErr err, const char *text);
+/* A result for the event's iq on behalf of the account: no 'from' (RFC 6120 §8.1.2.1).
+ * transfer full; add a payload, then module_reply(). */
+Stanza *module_result(StanzaEvent *ev);
