@@ -60,8 +60,13 @@ static void commit_now(void)
     }
 }
 
-/* Preferences (§6): default always|never|roster, with always/never lists of JIDs. */
-static XmlNode *load_prefs(const char *user)
+/* Preferences (§6): default always|never|roster, with always/never lists of JIDs. They
+ * are read on every archived message, so each user's are parsed once and kept here;
+ * a prefs set replaces the entry. */
+#define PREFS_CACHE_MAX 10000
+static GHashTable *prefs_cache; /* user -> XmlNode* */
+
+static XmlNode *read_prefs(const char *user)
 {
     g_autoptr(GBytes) b = store_map_get(server->store, PREFS_MAP, user, "prefs", NULL);
     if (b) {
@@ -73,6 +78,19 @@ static XmlNode *load_prefs(const char *user)
     }
     XmlNode *p = xml_node_new(NS_MAM, "prefs");
     xml_node_set_attr(p, "default", "always");
+    return p;
+}
+
+/* borrowed, valid until the next prefs set */
+static XmlNode *load_prefs(const char *user)
+{
+    XmlNode *p = g_hash_table_lookup(prefs_cache, user);
+    if (!p) {
+        if (g_hash_table_size(prefs_cache) >= PREFS_CACHE_MAX)
+            g_hash_table_remove_all(prefs_cache);
+        p = read_prefs(user);
+        g_hash_table_insert(prefs_cache, g_strdup(user), p);
+    }
     return p;
 }
 
@@ -90,7 +108,7 @@ static gboolean listed(XmlNode *prefs, const char *list, const char *with)
 
 static gboolean wanted(const char *user, const char *with)
 {
-    g_autoptr(XmlNode) prefs = load_prefs(user);
+    XmlNode *prefs = load_prefs(user);
     if (listed(prefs, "never", with))
         return FALSE;
     if (listed(prefs, "always", with))
@@ -327,8 +345,7 @@ static HookResult on_query(const char *event, gpointer data, gpointer ud)
     }
     for (guint i = from; i < to; i++)
         send_result(ev, cs, queryid, g_ptr_array_index(match, i));
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     XmlNode *fin = xml_node_add_child(reply->el, NS_MAM, "fin");
     if (complete)
         xml_node_set_attr(fin, "complete", "true");
@@ -349,8 +366,7 @@ static HookResult on_query(const char *event, gpointer data, gpointer ud)
 static HookResult on_form(const char *event, gpointer data, gpointer ud)
 {
     StanzaEvent *ev = data;
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
+    Stanza *reply = module_result(ev);
     XmlNode *q = xml_node_add_child(reply->el, NS_MAM, "query");
     XmlNode *x = xml_node_add_child(q, NS_DATA, "x");
     xml_node_set_attr(x, "type", "form");
@@ -388,10 +404,10 @@ static HookResult on_prefs(const char *event, gpointer data, gpointer ud)
             module_reply(ev, stanza_error_reply(ev->st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL));
             return HOOK_HANDLED;
         }
+        g_hash_table_remove(prefs_cache, user);
     }
-    Stanza *reply = stanza_iq_result(ev->st);
-    stanza_set_from(reply, NULL);
-    xml_node_append(reply->el, load_prefs(user));
+    Stanza *reply = module_result(ev);
+    xml_node_append(reply->el, xml_node_copy(load_prefs(user)));
     module_reply(ev, reply);
     return HOOK_HANDLED;
 }
@@ -414,6 +430,8 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
 static gboolean mam_init(Server *srv, GError **error)
 {
     server = srv;
+    prefs_cache =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)xml_node_free);
     hook_add("message/to-user", 0, on_to_user, NULL);
     hook_add("stanzas/in", -20, on_sent, NULL);
     hook_add("iq-set/self/" NS_MAM, 0, on_set, NULL);
@@ -426,6 +444,7 @@ static gboolean mam_init(Server *srv, GError **error)
 static void mam_fini(void)
 {
     commit_now();
+    g_clear_pointer(&prefs_cache, g_hash_table_destroy);
     hook_remove("message/to-user", on_to_user, NULL);
     hook_remove("stanzas/in", on_sent, NULL);
     hook_remove("iq-set/self/" NS_MAM, on_set, NULL);

@@ -305,6 +305,28 @@ def test_mam_paging_after_restart(ctx):
     check(r.get("type") == "error", "unknown id -> error", r)
 
 
+def test_mam_prefs(ctx):
+    """XEP-0313 §6: prefs take effect at once (they are cached per user; a set replaces)."""
+    g = login(ctx, "gina", "prefs", sm=False)
+    h = login(ctx, "hank", "prefs", sm=False)
+
+    def set_default(d):
+        r = g.iq("set", "<prefs xmlns='%s' default='%s'/>" % (NS_MAM, d), to=None)
+        p = r.find(q(NS_MAM, "prefs"))
+        check(r.get("type") == "result" and p is not None and p.get("default") == d,
+              "prefs set to %s" % d, r)
+
+    set_default("never")
+    h.message(g.jid, "not archived")
+    g.wait_message(lambda e: e.find(q(NS_CLIENT, "body")).text == "not archived")
+    set_default("always")
+    h.message(g.jid, "archived")
+    g.wait_message(lambda e: e.find(q(NS_CLIENT, "body")).text == "archived")
+    res, _ = mam_query(g, 50, with_="hank@localhost")
+    bodies_ = [b for _, b in res]
+    check("archived" in bodies_ and "not archived" not in bodies_, "prefs honoured", *bodies_)
+
+
 def test_caps_verified_once(ctx):
     """XEP-0115: the server asks one client per 'ver', checks the hash, then remembers."""
     import base64
@@ -343,6 +365,7 @@ TESTS = [
     ("XEP-0280 carbons to a second resource", test_carbons),
     ("XEP-0352 CSI holds presence, flushes on a message", test_csi),
     ("XEP-0313 archive paging in order after a restart", test_mam_paging_after_restart),
+    ("XEP-0313 preferences take effect at once", test_mam_prefs),
     ("XEP-0115 caps verified once per ver", test_caps_verified_once),
 ]
 
