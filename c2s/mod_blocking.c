@@ -34,25 +34,39 @@ static gboolean entry_covers(const Jid *e, const Jid *j)
     return !jid_resource(e) || !g_strcmp0(jid_resource(e), jid_resource(j));
 }
 
-/* Does owner's blocklist (in storage, the truth) cover j? One lookup per §6 form. */
+static GPtrArray *blocklist_keys(const char *user);
+
+/* Blocklists are checked for every stanza to and from a user, so each user's list is read
+ * from storage once and kept as a set; a block or unblock drops the user's entry. */
+#define LISTS_CACHE_MAX 10000
+static GHashTable *lists; /* owner -> GHashTable (set of blocked JID strings) */
+
+static GHashTable *blocklist_set(const char *owner)
+{
+    GHashTable *set = g_hash_table_lookup(lists, owner);
+    if (set)
+        return set;
+    g_autoptr(GPtrArray) keys = blocklist_keys(owner);
+    if (!keys) /* fail open: a read error must not swallow the user's traffic */
+        return NULL;
+    if (g_hash_table_size(lists) >= LISTS_CACHE_MAX)
+        g_hash_table_remove_all(lists);
+    set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < keys->len; i++)
+        g_hash_table_add(set, g_strdup(g_ptr_array_index(keys, i)));
+    g_hash_table_insert(lists, g_strdup(owner), set);
+    return set;
+}
+
+/* Does owner's blocklist cover j? One lookup per §6 form. */
 static gboolean is_blocked(const char *owner, const Jid *j)
 {
-    const char *keys[3];
-    guint n = 0;
-    keys[n++] = jid_full(j);
-    if (jid_resource(j))
-        keys[n++] = jid_bare(j); /* user@domain, or domain for domain/resource */
-    if (jid_local(j))
-        keys[n++] = jid_domain(j);
-    for (guint i = 0; i < n; i++) {
-        g_autoptr(GError) err = NULL;
-        g_autoptr(GBytes) v = store_map_get(server->store, MAP, owner, keys[i], &err);
-        if (v)
-            return TRUE;
-        if (err) /* fail open: a read error must not swallow the user's traffic */
-            g_warning("blocking: cannot read the blocklist of %s: %s", owner, err->message);
-    }
-    return FALSE;
+    GHashTable *set = blocklist_set(owner);
+    if (!set || g_hash_table_size(set) == 0)
+        return FALSE;
+    return g_hash_table_contains(set, jid_full(j)) ||
+           (jid_resource(j) && g_hash_table_contains(set, jid_bare(j))) || /* bare or domain */
+           (jid_local(j) && g_hash_table_contains(set, jid_domain(j)));
 }
 
 /* The user's own server (its bare domain) is never blocked: it serves the account. */
@@ -347,6 +361,7 @@ static void unblocked_effects(const char *user, GPtrArray *entries)
 static void on_block(StanzaEvent *ev, C2sSession *cs, XmlNode *block)
 {
     const char *user = jid_bare(cs->jid);
+    g_hash_table_remove(lists, user); /* read again after this change */
     gboolean bad;
     g_autoptr(GPtrArray) jids = parse_items(block, &bad);
     if (bad) {
@@ -382,6 +397,7 @@ static void on_block(StanzaEvent *ev, C2sSession *cs, XmlNode *block)
 static void on_unblock(StanzaEvent *ev, C2sSession *cs, XmlNode *unblock)
 {
     const char *user = jid_bare(cs->jid);
+    g_hash_table_remove(lists, user); /* read again after this change */
     gboolean bad;
     g_autoptr(GPtrArray) jids = parse_items(unblock, &bad);
     if (bad) {
@@ -497,9 +513,22 @@ static HookResult on_presence_out(const char *event, gpointer data, gpointer ud)
     return is_blocked(jid_bare(st->from), st->to) ? HOOK_HANDLED : HOOK_PASS;
 }
 
+/* A login reads the list from storage again: it may have been changed by another process
+ * (ternctl import) or belong to an account deleted and created again. */
+static HookResult on_login(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    C2sSession *cs = ev->origin;
+    if (cs && cs->jid)
+        g_hash_table_remove(lists, jid_bare(cs->jid));
+    return HOOK_PASS;
+}
+
 static gboolean blocking_init(Server *srv, GError **error)
 {
     server = srv;
+    lists =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     interested =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     hook_add("iq-get/self/" NS_BLOCKING, 0, on_blocklist, NULL);
@@ -507,6 +536,7 @@ static gboolean blocking_init(Server *srv, GError **error)
     hook_add("stanza/to-user", 100, on_to_user, NULL);
     hook_add("stanzas/in", 100, on_outbound, NULL);
     hook_add("presence/out", 100, on_presence_out, NULL);
+    hook_add("presence/initial", 100, on_login, NULL);
     disco_add_feature(NS_BLOCKING);
     return TRUE;
 }
@@ -518,7 +548,9 @@ static void blocking_fini(void)
     hook_remove("stanza/to-user", on_to_user, NULL);
     hook_remove("stanzas/in", on_outbound, NULL);
     hook_remove("presence/out", on_presence_out, NULL);
+    hook_remove("presence/initial", on_login, NULL);
     g_clear_pointer(&interested, g_hash_table_destroy);
+    g_clear_pointer(&lists, g_hash_table_destroy);
 }
 
 const ModuleDesc mod_blocking = {
