@@ -524,6 +524,16 @@ static HookResult on_login(const char *event, gpointer data, gpointer ud)
     return HOOK_PASS;
 }
 
+static const HookSpec blocking_hooks[] = {
+    {"iq-get/self/" NS_BLOCKING, 0, on_blocklist, NULL},
+    {"iq-set/self/" NS_BLOCKING, 0, on_set, NULL},
+    {"stanza/to-user", 100, on_to_user, NULL},
+    {"stanzas/in", 100, on_outbound, NULL},
+    {"presence/out", 100, on_presence_out, NULL},
+    {"presence/initial", 100, on_login, NULL},
+    {NULL},
+};
+
 static gboolean blocking_init(Server *srv, GError **error)
 {
     server = srv;
@@ -531,24 +541,12 @@ static gboolean blocking_init(Server *srv, GError **error)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     interested =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
-    hook_add("iq-get/self/" NS_BLOCKING, 0, on_blocklist, NULL);
-    hook_add("iq-set/self/" NS_BLOCKING, 0, on_set, NULL);
-    hook_add("stanza/to-user", 100, on_to_user, NULL);
-    hook_add("stanzas/in", 100, on_outbound, NULL);
-    hook_add("presence/out", 100, on_presence_out, NULL);
-    hook_add("presence/initial", 100, on_login, NULL);
     disco_add_feature(NS_BLOCKING);
     return TRUE;
 }
 
 static void blocking_fini(void)
 {
-    hook_remove("iq-get/self/" NS_BLOCKING, on_blocklist, NULL);
-    hook_remove("iq-set/self/" NS_BLOCKING, on_set, NULL);
-    hook_remove("stanza/to-user", on_to_user, NULL);
-    hook_remove("stanzas/in", on_outbound, NULL);
-    hook_remove("presence/out", on_presence_out, NULL);
-    hook_remove("presence/initial", on_login, NULL);
     g_clear_pointer(&interested, g_hash_table_destroy);
     g_clear_pointer(&lists, g_hash_table_destroy);
 }
@@ -557,4 +555,5 @@ const ModuleDesc mod_blocking = {
     .name = "blocking",
     .init = blocking_init,
     .fini = blocking_fini,
+    .hooks = blocking_hooks,
 };

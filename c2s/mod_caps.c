@@ -188,6 +188,16 @@ static HookResult on_unavailable(const char *event, gpointer data, gpointer ud)
     return HOOK_PASS;
 }
 
+static const HookSpec caps_hooks[] = {
+    {"presence/initial", 0, on_presence, NULL},
+    {"presence/update", 0, on_presence, NULL},
+    {"presence/unavailable", 0, on_unavailable, NULL},
+    {"iq-result/host/" NS_INFO, 0, on_result, NULL},
+    {"iq-error/host/" NS_INFO, 0, on_result, NULL},
+    {"iq-error/host/" XML_NS_CLIENT, 0, on_result, NULL},
+    {NULL},
+};
+
 static gboolean caps_init(Server *srv, GError **error)
 {
     server = srv;
@@ -195,24 +205,12 @@ static gboolean caps_init(Server *srv, GError **error)
     asked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     by_jid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    hook_add("presence/initial", 0, on_presence, NULL);
-    hook_add("presence/update", 0, on_presence, NULL);
-    hook_add("presence/unavailable", 0, on_unavailable, NULL);
-    hook_add("iq-result/host/" NS_INFO, 0, on_result, NULL);
-    hook_add("iq-error/host/" NS_INFO, 0, on_result, NULL);
-    hook_add("iq-error/host/" XML_NS_CLIENT, 0, on_result, NULL);
     disco_add_feature(NS_CAPS);
     return TRUE;
 }
 
 static void caps_fini(void)
 {
-    hook_remove("presence/initial", on_presence, NULL);
-    hook_remove("presence/update", on_presence, NULL);
-    hook_remove("presence/unavailable", on_unavailable, NULL);
-    hook_remove("iq-result/host/" NS_INFO, on_result, NULL);
-    hook_remove("iq-error/host/" NS_INFO, on_result, NULL);
-    hook_remove("iq-error/host/" XML_NS_CLIENT, on_result, NULL);
     g_clear_pointer(&known, g_hash_table_destroy);
     g_clear_pointer(&asked, g_hash_table_destroy);
     g_clear_pointer(&pending, g_hash_table_destroy);
@@ -223,4 +221,5 @@ const ModuleDesc mod_caps = {
     .name = "caps",
     .init = caps_init,
     .fini = caps_fini,
+    .hooks = caps_hooks,
 };

@@ -95,26 +95,22 @@ static HookResult on_toggle(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec carbons_hooks[] = {
+    {"iq-set/self/" NS_CARBONS, 0, on_toggle, NULL},
+    {"iq-set/host/" NS_CARBONS, 0, on_toggle, NULL}, /* some clients address it */
+    {"message/delivered", 0, on_delivered, NULL},
+    {"stanzas/in", -10, on_sent, NULL},
+    {NULL},
+};
+
 static gboolean carbons_init(Server *srv, GError **error)
 {
-    hook_add("iq-set/self/" NS_CARBONS, 0, on_toggle, NULL);
-    hook_add("iq-set/host/" NS_CARBONS, 0, on_toggle, NULL); /* some clients address it */
-    hook_add("message/delivered", 0, on_delivered, NULL);
-    hook_add("stanzas/in", -10, on_sent, NULL);
     disco_add_feature(NS_CARBONS);
     return TRUE;
-}
-
-static void carbons_fini(void)
-{
-    hook_remove("iq-set/self/" NS_CARBONS, on_toggle, NULL);
-    hook_remove("iq-set/host/" NS_CARBONS, on_toggle, NULL);
-    hook_remove("message/delivered", on_delivered, NULL);
-    hook_remove("stanzas/in", on_sent, NULL);
 }
 
 const ModuleDesc mod_carbons = {
     .name = "carbons",
     .init = carbons_init,
-    .fini = carbons_fini,
+    .hooks = carbons_hooks,
 };

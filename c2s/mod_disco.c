@@ -86,21 +86,22 @@ static HookResult on_items(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec disco_hooks[] = {
+    {"iq-get/host/" NS_INFO, 0, on_info, GINT_TO_POINTER(FALSE)},
+    {"iq-get/host/" NS_ITEMS, 0, on_items, NULL},
+    {"iq-get/self/" NS_INFO, 0, on_info, GINT_TO_POINTER(TRUE)},
+    {NULL},
+};
+
 static gboolean disco_init(Server *srv, GError **error)
 {
     disco_add_feature(NS_INFO);
     disco_add_feature(NS_ITEMS);
-    hook_add("iq-get/host/" NS_INFO, 0, on_info, GINT_TO_POINTER(FALSE));
-    hook_add("iq-get/host/" NS_ITEMS, 0, on_items, NULL);
-    hook_add("iq-get/self/" NS_INFO, 0, on_info, GINT_TO_POINTER(TRUE));
     return TRUE;
 }
 
 static void disco_fini(void)
 {
-    hook_remove("iq-get/host/" NS_INFO, on_info, GINT_TO_POINTER(FALSE));
-    hook_remove("iq-get/host/" NS_ITEMS, on_items, NULL);
-    hook_remove("iq-get/self/" NS_INFO, on_info, GINT_TO_POINTER(TRUE));
     g_clear_pointer(&features, g_ptr_array_unref);
     g_clear_pointer(&account_features, g_ptr_array_unref);
 }
@@ -109,4 +110,5 @@ const ModuleDesc mod_disco = {
     .name = "disco",
     .init = disco_init,
     .fini = disco_fini,
+    .hooks = disco_hooks,
 };

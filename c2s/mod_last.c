@@ -107,28 +107,24 @@ static HookResult on_unavailable(const char *event, gpointer data, gpointer ud)
     return HOOK_PASS;
 }
 
+static const HookSpec last_hooks[] = {
+    {"iq-get/host/" NS_LAST, 0, on_host, NULL},
+    {"iq-get/bare/" NS_LAST, 0, on_account, GINT_TO_POINTER(FALSE)},
+    {"iq-get/self/" NS_LAST, 0, on_account, GINT_TO_POINTER(TRUE)},
+    {"presence/unavailable", 0, on_unavailable, NULL},
+    {NULL},
+};
+
 static gboolean last_init(Server *srv, GError **error)
 {
     server = srv;
     started = g_get_monotonic_time();
-    hook_add("iq-get/host/" NS_LAST, 0, on_host, NULL);
-    hook_add("iq-get/bare/" NS_LAST, 0, on_account, GINT_TO_POINTER(FALSE));
-    hook_add("iq-get/self/" NS_LAST, 0, on_account, GINT_TO_POINTER(TRUE));
-    hook_add("presence/unavailable", 0, on_unavailable, NULL);
     disco_add_feature(NS_LAST);
     return TRUE;
-}
-
-static void last_fini(void)
-{
-    hook_remove("iq-get/host/" NS_LAST, on_host, NULL);
-    hook_remove("iq-get/bare/" NS_LAST, on_account, GINT_TO_POINTER(FALSE));
-    hook_remove("iq-get/self/" NS_LAST, on_account, GINT_TO_POINTER(TRUE));
-    hook_remove("presence/unavailable", on_unavailable, NULL);
 }
 
 const ModuleDesc mod_last = {
     .name = "last",
     .init = last_init,
-    .fini = last_fini,
+    .hooks = last_hooks,
 };

@@ -427,15 +427,19 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
     return !strcmp(p->name, "prefs") ? on_prefs(event, data, ud) : on_query(event, data, ud);
 }
 
+static const HookSpec mam_hooks[] = {
+    {"message/to-user", 0, on_to_user, NULL},
+    {"stanzas/in", -20, on_sent, NULL},
+    {"iq-set/self/" NS_MAM, 0, on_set, NULL},
+    {"iq-get/self/" NS_MAM, 0, on_get, NULL},
+    {NULL},
+};
+
 static gboolean mam_init(Server *srv, GError **error)
 {
     server = srv;
     prefs_cache =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)xml_node_free);
-    hook_add("message/to-user", 0, on_to_user, NULL);
-    hook_add("stanzas/in", -20, on_sent, NULL);
-    hook_add("iq-set/self/" NS_MAM, 0, on_set, NULL);
-    hook_add("iq-get/self/" NS_MAM, 0, on_get, NULL);
     disco_add_account_feature(NS_MAM);
     disco_add_feature(NS_SID);
     return TRUE;
@@ -445,14 +449,11 @@ static void mam_fini(void)
 {
     commit_now();
     g_clear_pointer(&prefs_cache, g_hash_table_destroy);
-    hook_remove("message/to-user", on_to_user, NULL);
-    hook_remove("stanzas/in", on_sent, NULL);
-    hook_remove("iq-set/self/" NS_MAM, on_set, NULL);
-    hook_remove("iq-get/self/" NS_MAM, on_get, NULL);
 }
 
 const ModuleDesc mod_mam = {
     .name = "mam",
     .init = mam_init,
     .fini = mam_fini,
+    .hooks = mam_hooks,
 };

@@ -284,14 +284,18 @@ static HookResult on_available(const char *event, gpointer data, gpointer ud)
     return HOOK_PASS;
 }
 
+static const HookSpec offline_hooks[] = {
+    {"message/offline", 0, on_offline, NULL},
+    {"presence/initial", 0, on_available, NULL},
+    {"presence/update", 0, on_available, NULL},
+    {NULL},
+};
+
 static gboolean offline_init(Server *srv, GError **error)
 {
     server = srv;
     pending = g_ptr_array_new_with_free_func(pending_free);
     counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    hook_add("message/offline", 0, on_offline, NULL);
-    hook_add("presence/initial", 0, on_available, NULL);
-    hook_add("presence/update", 0, on_available, NULL);
     disco_add_feature(NS_OFFLINE);
     return TRUE;
 }
@@ -304,13 +308,11 @@ static void offline_fini(void)
     }
     g_clear_pointer(&pending, g_ptr_array_unref);
     g_clear_pointer(&counts, g_hash_table_destroy);
-    hook_remove("message/offline", on_offline, NULL);
-    hook_remove("presence/initial", on_available, NULL);
-    hook_remove("presence/update", on_available, NULL);
 }
 
 const ModuleDesc mod_offline = {
     .name = "offline",
     .init = offline_init,
     .fini = offline_fini,
+    .hooks = offline_hooks,
 };

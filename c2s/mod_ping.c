@@ -11,22 +11,20 @@ static HookResult on_ping(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec ping_hooks[] = {
+    {"iq-get/host/" NS_PING, 0, on_ping, NULL},
+    {"iq-get/self/" NS_PING, 0, on_ping, NULL},
+    {NULL},
+};
+
 static gboolean ping_init(Server *srv, GError **error)
 {
-    hook_add("iq-get/host/" NS_PING, 0, on_ping, NULL);
-    hook_add("iq-get/self/" NS_PING, 0, on_ping, NULL);
     disco_add_feature(NS_PING);
     return TRUE;
-}
-
-static void ping_fini(void)
-{
-    hook_remove("iq-get/host/" NS_PING, on_ping, NULL);
-    hook_remove("iq-get/self/" NS_PING, on_ping, NULL);
 }
 
 const ModuleDesc mod_ping = {
     .name = "ping",
     .init = ping_init,
-    .fini = ping_fini,
+    .hooks = ping_hooks,
 };

@@ -58,23 +58,12 @@ static HookResult on_get(const char *event, gpointer data, gpointer ud)
         return HOOK_HANDLED;
     }
     g_autofree char *key = element_key(want);
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GBytes) v = store_map_get(server->store, MAP, jid_bare(cs->jid), key, &err);
-    if (!v && err) {
-        g_warning("private: cannot read %s of %s: %s", key, jid_bare(cs->jid), err->message);
+    gboolean failed;
+    XmlNode *found =
+        module_load_element(server, MAP, jid_bare(cs->jid), key, want->ns, want->name, &failed);
+    if (failed) {
         module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return HOOK_HANDLED;
-    }
-    XmlNode *found = NULL;
-    if (v) {
-        gsize len;
-        const char *xml = g_bytes_get_data(v, &len);
-        found = xml_parse_fragment(xml, len, &err); /* the restricted parser */
-        if (!found || !xml_node_is(found, want->ns, want->name)) {
-            g_warning("private: stored %s of %s is corrupt: %s", key, jid_bare(cs->jid),
-                      err ? err->message : "another element");
-            g_clear_pointer(&found, xml_node_free);
-        }
     }
     Stanza *reply = module_result(ev);
     XmlNode *q = xml_node_add_child(reply->el, NS_PRIVATE, "query");
@@ -122,27 +111,23 @@ static HookResult on_other(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec private_hooks[] = {
+    {"iq-get/self/" NS_PRIVATE, 0, on_get, NULL},
+    {"iq-set/self/" NS_PRIVATE, 0, on_set, NULL},
+    {"iq-get/bare/" NS_PRIVATE, 0, on_other, NULL},
+    {"iq-set/bare/" NS_PRIVATE, 0, on_other, NULL},
+    {NULL},
+};
+
 static gboolean private_init(Server *srv, GError **error)
 {
     server = srv;
-    hook_add("iq-get/self/" NS_PRIVATE, 0, on_get, NULL);
-    hook_add("iq-set/self/" NS_PRIVATE, 0, on_set, NULL);
-    hook_add("iq-get/bare/" NS_PRIVATE, 0, on_other, NULL);
-    hook_add("iq-set/bare/" NS_PRIVATE, 0, on_other, NULL);
     disco_add_feature(NS_PRIVATE);
     return TRUE;
-}
-
-static void private_fini(void)
-{
-    hook_remove("iq-get/self/" NS_PRIVATE, on_get, NULL);
-    hook_remove("iq-set/self/" NS_PRIVATE, on_set, NULL);
-    hook_remove("iq-get/bare/" NS_PRIVATE, on_other, NULL);
-    hook_remove("iq-set/bare/" NS_PRIVATE, on_other, NULL);
 }
 
 const ModuleDesc mod_private = {
     .name = "private",
     .init = private_init,
-    .fini = private_fini,
+    .hooks = private_hooks,
 };

@@ -270,25 +270,22 @@ static HookResult on_delivered(const char *event, gpointer data, gpointer ud)
     return HOOK_PASS;
 }
 
+static const HookSpec push_hooks[] = {
+    {"iq-set/self/" NS_PUSH, 0, on_iq_set, NULL},
+    {"message/offline-stored", 0, on_offline_stored, NULL},
+    {"message/delivered", 10, on_delivered, NULL},
+    {NULL},
+};
+
 static gboolean push_init(Server *srv, GError **error)
 {
     server = srv;
-    hook_add("iq-set/self/" NS_PUSH, 0, on_iq_set, NULL);
-    hook_add("message/offline-stored", 0, on_offline_stored, NULL);
-    hook_add("message/delivered", 10, on_delivered, NULL);
     disco_add_account_feature(NS_PUSH);
     return TRUE;
-}
-
-static void push_fini(void)
-{
-    hook_remove("iq-set/self/" NS_PUSH, on_iq_set, NULL);
-    hook_remove("message/offline-stored", on_offline_stored, NULL);
-    hook_remove("message/delivered", on_delivered, NULL);
 }
 
 const ModuleDesc mod_push = {
     .name = "push",
     .init = push_init,
-    .fini = push_fini,
+    .hooks = push_hooks,
 };

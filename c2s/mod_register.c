@@ -178,12 +178,16 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec register_hooks[] = {
+    {"iq-get/self/" NS_REGISTER, 0, on_get, NULL},
+    {"iq-set/self/" NS_REGISTER, 0, on_set, NULL},
+    {NULL},
+};
+
 static gboolean register_init(Server *srv, GError **error)
 {
     server = srv;
     last_by_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    hook_add("iq-get/self/" NS_REGISTER, 0, on_get, NULL);
-    hook_add("iq-set/self/" NS_REGISTER, 0, on_set, NULL);
     if (mod_register_enabled())
         disco_add_feature(NS_REGISTER);
     return TRUE;
@@ -191,8 +195,6 @@ static gboolean register_init(Server *srv, GError **error)
 
 static void register_fini(void)
 {
-    hook_remove("iq-get/self/" NS_REGISTER, on_get, NULL);
-    hook_remove("iq-set/self/" NS_REGISTER, on_set, NULL);
     g_clear_pointer(&last_by_ip, g_hash_table_destroy);
     server = NULL;
 }
@@ -201,4 +203,5 @@ const ModuleDesc mod_register = {
     .name = "register",
     .init = register_init,
     .fini = register_fini,
+    .hooks = register_hooks,
 };

@@ -73,32 +73,28 @@ static HookResult on_roster_get(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
-/* §2.5: remove, cancelling subscriptions both ways */
-static void roster_item_remove(StanzaEvent *ev, C2sSession *cs, const char *contact)
+/* §2.5: remove, cancelling subscriptions both ways. transfer full (reply, push) */
+static Stanza *roster_apply_remove(Server *srv, Stanza *st, const char *user, const char *contact,
+                                   RosterItem **push)
 {
-    const char *user = jid_bare(cs->jid);
     g_autoptr(GError) err = NULL;
-    g_autoptr(RosterItem) it = roster_get(server->store, user, contact, &err);
-    if (!it || !it->in_roster) {
-        module_reply_error(ev, STANZA_ERR_ITEM_NOT_FOUND, NULL);
-        return;
-    }
+    g_autoptr(RosterItem) it = roster_get(srv->store, user, contact, &err);
+    if (!it || !it->in_roster)
+        return stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, NULL);
     guint64 ver = 0;
-    if (!roster_remove(server->store, user, contact, &ver, &err)) {
-        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        return;
+    if (!roster_remove(srv->store, user, contact, &ver, &err)) {
+        g_warning("roster remove for %s: %s", user, err->message);
+        return stanza_error_reply(st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
     }
-    Stanza *ok = module_result(ev);
-    module_reply(ev, ok);
     /* §2.5.2: unsubscribe and unsubscribed on behalf of the user */
-    g_autoptr(Jid) from = jid_to_bare(cs->jid);
+    g_autoptr(Jid) from = jid_new(user, NULL);
     g_autoptr(Jid) to = jid_new(contact, NULL);
     const char *types[2] = {NULL, NULL};
     if (it->to || it->pending_out)
         types[0] = "unsubscribe";
     if (it->from || it->pending_in || it->approved)
         types[1] = "unsubscribed";
-    for (guint i = 0; i < 2 && to; i++) {
+    for (guint i = 0; i < 2 && from && to; i++) {
         if (!types[i])
             continue;
         XmlNode *el = xml_node_new(XML_NS_CLIENT, "presence");
@@ -110,72 +106,67 @@ static void roster_item_remove(StanzaEvent *ev, C2sSession *cs, const char *cont
     }
     if (it->from) /* the contact no longer sees us */
         presence_unavailable_to(user, contact);
-    g_autoptr(RosterItem) gone = roster_item_new(contact);
-    gone->removed = TRUE;
-    gone->ver = ver;
-    roster_push(user, gone);
+    *push = roster_item_new(contact);
+    (*push)->removed = TRUE;
+    (*push)->ver = ver;
+    return stanza_iq_result(st);
 }
 
-static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
+/* The groups of a roster set's item, checked (§2.3.3), NULL-terminated; NULL after
+ * setting *error_reply. transfer full */
+static char **item_groups(Stanza *st, XmlNode *item, gint64 maxlen, Stanza **error_reply)
 {
-    StanzaEvent *ev = data;
-    C2sSession *cs = ev->origin;
-    if (!cs)
-        return HOOK_PASS;
-    XmlNode *query = stanza_iq_payload(ev->st);
-    XmlNode *item = xml_node_child(query, NS_ROSTER, "item");
-    /* §2.3.3: exactly one item */
-    if (!item || xml_node_next_element(item, NS_ROSTER, "item")) {
-        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "a roster set carries exactly one item");
-        return HOOK_HANDLED;
-    }
-    const char *jid_attr = xml_node_attr(item, "jid");
-    g_autoptr(Jid) contact = jid_attr ? jid_new(jid_attr, NULL) : NULL;
-    if (!contact || jid_resource(contact)) {
-        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "the item needs a valid bare 'jid'");
-        return HOOK_HANDLED;
-    }
-    const char *sub = xml_node_attr(item, "subscription");
-    if (sub && !strcmp(sub, "remove")) {
-        roster_item_remove(ev, cs, jid_bare(contact));
-        return HOOK_HANDLED;
-    }
-    if (sub && strcmp(sub, "none") && strcmp(sub, "both") && strcmp(sub, "to") &&
-        strcmp(sub, "from")) {
-        module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "unknown subscription value");
-        return HOOK_HANDLED;
-    }
-    gint64 maxlen = config_get_int(server->config, "limits", "roster_text_length");
-    const char *name = xml_node_attr(item, "name");
-    if (name && (gint64)strlen(name) > maxlen) {
-        module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "the name is too long");
-        return HOOK_HANDLED;
-    }
     g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(g_free);
     for (XmlNode *g = xml_node_child(item, NS_ROSTER, "group"); g;
          g = xml_node_next_element(g, NS_ROSTER, "group")) {
-        char *text = xml_node_text(g);
+        g_autofree char *text = xml_node_text(g);
         if (!*text || (gint64)strlen(text) > maxlen) {
-            g_free(text);
-            module_reply_error(ev, STANZA_ERR_NOT_ACCEPTABLE, "a group is empty or too long");
-            return HOOK_HANDLED;
+            *error_reply =
+                stanza_error_reply(st, STANZA_ERR_NOT_ACCEPTABLE, "a group is empty or too long");
+            return NULL;
         }
         for (guint i = 0; i < groups->len; i++)
             if (!strcmp(g_ptr_array_index(groups, i), text)) {
-                g_free(text);
-                module_reply_error(ev, STANZA_ERR_BAD_REQUEST, "a group is listed twice");
-                return HOOK_HANDLED;
+                *error_reply =
+                    stanza_error_reply(st, STANZA_ERR_BAD_REQUEST, "a group is listed twice");
+                return NULL;
             }
-        g_ptr_array_add(groups, text);
+        g_ptr_array_add(groups, g_steal_pointer(&text));
     }
-    const char *user = jid_bare(cs->jid);
+    g_ptr_array_add(groups, NULL);
+    return (char **)g_ptr_array_steal(groups, NULL);
+}
+
+Stanza *roster_apply_set(Server *srv, Stanza *st, const char *user, RosterItem **push)
+{
+    *push = NULL;
+    XmlNode *item = xml_node_child(stanza_iq_payload(st), NS_ROSTER, "item");
+    if (!item || xml_node_next_element(item, NS_ROSTER, "item")) /* §2.3.3: exactly one */
+        return stanza_error_reply(st, STANZA_ERR_BAD_REQUEST,
+                                  "a roster set carries exactly one item");
+    const char *jid_attr = xml_node_attr(item, "jid");
+    g_autoptr(Jid) contact = jid_attr ? jid_new(jid_attr, NULL) : NULL;
+    if (!contact || jid_resource(contact))
+        return stanza_error_reply(st, STANZA_ERR_BAD_REQUEST, "the item needs a valid bare 'jid'");
+    /* §2.1.2.5: in a roster set every 'subscription' value but "remove" is ignored */
+    const char *sub = xml_node_attr(item, "subscription");
+    if (sub && !strcmp(sub, "remove"))
+        return roster_apply_remove(srv, st, user, jid_bare(contact), push);
+    gint64 maxlen = config_get_int(srv->config, "limits", "roster_text_length");
+    const char *name = xml_node_attr(item, "name");
+    if (name && (gint64)strlen(name) > maxlen)
+        return stanza_error_reply(st, STANZA_ERR_NOT_ACCEPTABLE, "the name is too long");
+    Stanza *error_reply = NULL;
+    char **groups = item_groups(st, item, maxlen, &error_reply);
+    if (!groups)
+        return error_reply;
     g_autoptr(GError) err = NULL;
-    g_autoptr(RosterItem) it = roster_get(server->store, user, jid_bare(contact), &err);
+    g_autoptr(RosterItem) it = roster_get(srv->store, user, jid_bare(contact), &err);
     if (!it || !it->in_roster) {
-        guint max = config_get_int(server->config, "limits", "roster_size");
-        if (roster_count(server->store, user, NULL) >= max) {
-            module_reply_error(ev, STANZA_ERR_NOT_ALLOWED, "the roster is full");
-            return HOOK_HANDLED;
+        guint max = config_get_int(srv->config, "limits", "roster_size");
+        if (roster_count(srv->store, user, NULL) >= max) {
+            g_strfreev(groups);
+            return stanza_error_reply(st, STANZA_ERR_NOT_ALLOWED, "the roster is full");
         }
     }
     if (!it)
@@ -184,35 +175,47 @@ static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
     g_free(it->name);
     it->name = name && *name ? g_strdup(name) : NULL;
     g_strfreev(it->groups);
-    g_ptr_array_add(groups, NULL);
-    it->groups = (char **)g_ptr_array_steal(groups, NULL);
-    if (!roster_put(server->store, user, it, &err)) {
-        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        return HOOK_HANDLED;
+    it->groups = groups;
+    if (!roster_put(srv->store, user, it, &err)) {
+        g_warning("roster set for %s: %s", user, err->message);
+        return stanza_error_reply(st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
     }
-    Stanza *ok = module_result(ev);
-    module_reply(ev, ok);
-    roster_push(user, it); /* §2.3.2: to every interested resource, the sender too */
+    *push = g_steal_pointer(&it);
+    return stanza_iq_result(st);
+}
+
+static HookResult on_roster_set(const char *event, gpointer data, gpointer ud)
+{
+    StanzaEvent *ev = data;
+    C2sSession *cs = ev->origin;
+    if (!cs)
+        return HOOK_PASS;
+    const char *user = jid_bare(cs->jid);
+    g_autoptr(RosterItem) push = NULL;
+    Stanza *reply = roster_apply_set(server, ev->st, user, &push);
+    if (push) /* on behalf of the account (RFC 6120 §8.1.2.1) */
+        stanza_set_from(reply, NULL);
+    module_reply(ev, reply);
+    if (push)
+        roster_push(user, push); /* §2.3.2: to every interested resource, the sender too */
     return HOOK_HANDLED;
 }
+
+static const HookSpec roster_hooks[] = {
+    {"iq-get/self/" NS_ROSTER, 0, on_roster_get, NULL},
+    {"iq-set/self/" NS_ROSTER, 0, on_roster_set, NULL},
+    {NULL},
+};
 
 static gboolean roster_init(Server *srv, GError **error)
 {
     server = srv;
     presence_init(srv);
-    hook_add("iq-get/self/" NS_ROSTER, 0, on_roster_get, NULL);
-    hook_add("iq-set/self/" NS_ROSTER, 0, on_roster_set, NULL);
     return TRUE;
-}
-
-static void roster_fini(void)
-{
-    hook_remove("iq-get/self/" NS_ROSTER, on_roster_get, NULL);
-    hook_remove("iq-set/self/" NS_ROSTER, on_roster_set, NULL);
 }
 
 const ModuleDesc mod_roster = {
     .name = "roster",
     .init = roster_init,
-    .fini = roster_fini,
+    .hooks = roster_hooks,
 };

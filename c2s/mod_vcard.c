@@ -13,28 +13,8 @@ static Server *server;
 /* The stored vCard of owner, or an empty <vCard/> when there is none. transfer full */
 static XmlNode *load_vcard(const char *owner, gboolean *failed)
 {
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GBytes) v = store_map_get(server->store, MAP, owner, KEY, &err);
-    *failed = FALSE;
-    if (!v) {
-        if (err) {
-            g_warning("vcard: cannot read the vCard of %s: %s", owner, err->message);
-            *failed = TRUE;
-            return NULL;
-        }
-        return xml_node_new(NS_VCARD, "vCard");
-    }
-    gsize len;
-    const char *xml = g_bytes_get_data(v, &len);
-    XmlNode *el = xml_parse_fragment(xml, len, &err); /* the restricted parser */
-    if (!el || !xml_node_is(el, NS_VCARD, "vCard")) {
-        g_warning("vcard: the stored vCard of %s is corrupt: %s", owner,
-                  err ? err->message : "not a <vCard/>");
-        if (el)
-            xml_node_free(el);
-        return xml_node_new(NS_VCARD, "vCard");
-    }
-    return el;
+    XmlNode *el = module_load_element(server, MAP, owner, KEY, NS_VCARD, "vCard", failed);
+    return el || *failed ? el : xml_node_new(NS_VCARD, "vCard");
 }
 
 /* XEP-0054 §3.1 (own, iq-get/self) and §3.3 (another account's, iq-get/bare; sm already
@@ -98,27 +78,23 @@ static HookResult on_set_other(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec vcard_hooks[] = {
+    {"iq-get/self/" NS_VCARD, 0, on_get, GINT_TO_POINTER(TRUE)},
+    {"iq-get/bare/" NS_VCARD, 0, on_get, GINT_TO_POINTER(FALSE)},
+    {"iq-set/self/" NS_VCARD, 0, on_set, NULL},
+    {"iq-set/bare/" NS_VCARD, 0, on_set_other, NULL},
+    {NULL},
+};
+
 static gboolean vcard_init(Server *srv, GError **error)
 {
     server = srv;
-    hook_add("iq-get/self/" NS_VCARD, 0, on_get, GINT_TO_POINTER(TRUE));
-    hook_add("iq-get/bare/" NS_VCARD, 0, on_get, GINT_TO_POINTER(FALSE));
-    hook_add("iq-set/self/" NS_VCARD, 0, on_set, NULL);
-    hook_add("iq-set/bare/" NS_VCARD, 0, on_set_other, NULL);
     disco_add_feature(NS_VCARD);
     return TRUE;
-}
-
-static void vcard_fini(void)
-{
-    hook_remove("iq-get/self/" NS_VCARD, on_get, GINT_TO_POINTER(TRUE));
-    hook_remove("iq-get/bare/" NS_VCARD, on_get, GINT_TO_POINTER(FALSE));
-    hook_remove("iq-set/self/" NS_VCARD, on_set, NULL);
-    hook_remove("iq-set/bare/" NS_VCARD, on_set_other, NULL);
 }
 
 const ModuleDesc mod_vcard = {
     .name = "vcard",
     .init = vcard_init,
-    .fini = vcard_fini,
+    .hooks = vcard_hooks,
 };

@@ -16,20 +16,19 @@ static HookResult on_version(const char *event, gpointer data, gpointer ud)
     return HOOK_HANDLED;
 }
 
+static const HookSpec version_hooks[] = {
+    {"iq-get/host/" NS_VERSION, 0, on_version, NULL},
+    {NULL},
+};
+
 static gboolean version_init(Server *srv, GError **error)
 {
-    hook_add("iq-get/host/" NS_VERSION, 0, on_version, NULL);
     disco_add_feature(NS_VERSION);
     return TRUE;
-}
-
-static void version_fini(void)
-{
-    hook_remove("iq-get/host/" NS_VERSION, on_version, NULL);
 }
 
 const ModuleDesc mod_version = {
     .name = "version",
     .init = version_init,
-    .fini = version_fini,
+    .hooks = version_hooks,
 };

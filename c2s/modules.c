@@ -3,6 +3,8 @@
 #include "c2s/modules.h"
 
 #include "router/router.h"
+#include "router/server.h"
+#include "storage/storage.h"
 
 const ModuleDesc *const c2s_modules[] = {
     &mod_disco,    &mod_ping,  &mod_version, &mod_register, &mod_roster,  &mod_offline,
@@ -31,4 +33,28 @@ Stanza *module_result(StanzaEvent *ev)
     Stanza *reply = stanza_iq_result(ev->st);
     stanza_set_from(reply, NULL);
     return reply;
+}
+
+XmlNode *module_load_element(Server *srv, const char *map, const char *owner, const char *key,
+                             const char *ns, const char *name, gboolean *failed)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) v = store_map_get(srv->store, map, owner, key, &err);
+    *failed = FALSE;
+    if (!v) {
+        if (err) {
+            g_warning("%s: cannot read %s of %s: %s", map, key, owner, err->message);
+            *failed = TRUE;
+        }
+        return NULL;
+    }
+    gsize len;
+    const char *xml = g_bytes_get_data(v, &len);
+    XmlNode *el = xml_parse_fragment(xml, len, &err);
+    if (!el || !xml_node_is(el, ns, name)) {
+        g_warning("%s: stored %s of %s is corrupt: %s", map, key, owner,
+                  err ? err->message : "another element");
+        g_clear_pointer(&el, xml_node_free);
+    }
+    return el;
 }

@@ -47,3 +47,8 @@ void module_reply_error(StanzaEvent *ev, StanzaErr err, const char *text);
 /* A result for the event's iq on behalf of the account: no 'from' (RFC 6120 §8.1.2.1).
  * transfer full; add a payload, then module_reply(). */
 Stanza *module_result(StanzaEvent *ev);
+/* The element {ns}name stored for owner under key in map (storage/storage.h), parsed with
+ * the restricted parser. NULL when nothing is stored, or when what is stored is corrupt
+ * (logged); NULL with *failed set when storage could not be read (logged). transfer full */
+XmlNode *module_load_element(Server *srv, const char *map, const char *owner, const char *key,
+                             const char *ns, const char *name, gboolean *failed);

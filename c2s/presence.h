@@ -17,5 +17,11 @@ void presence_session_gone(C2sSession *cs);
 void roster_push(const char *user, const RosterItem *it);
 /* Every available resource of user sends unavailable to contact (RFC 6121 §3.2.2). */
 void presence_unavailable_to(const char *user, const char *contact);
+/* RFC 6121 §2.3 and §2.5 (c2s/mod_roster.c): the roster set st (an iq carrying a
+ * jabber:iq:roster query) applied to user's roster as if the account sent it, for its own
+ * client and for XEP-0356 privileged components alike. Returns the reply (a result or the
+ * error); on success *push is the item to push to the interested resources with
+ * roster_push() once the reply went out, else NULL. transfer full (both) */
+Stanza *roster_apply_set(Server *srv, Stanza *st, const char *user, RosterItem **push);
 /* <item/> for a client (borrowed it); appended to parent. */
 void roster_item_to_xml(const RosterItem *it, XmlNode *parent);

@@ -45,6 +45,18 @@ void hook_remove(const char *event, HookFunc fn, gpointer ud)
     }
 }
 
+void hook_add_all(const HookSpec *specs)
+{
+    for (const HookSpec *h = specs; h && h->event; h++)
+        hook_add(h->event, h->priority, h->fn, h->ud);
+}
+
+void hook_remove_all(const HookSpec *specs)
+{
+    for (const HookSpec *h = specs; h && h->event; h++)
+        hook_remove(h->event, h->fn, h->ud);
+}
+
 HookResult hook_fire(const char *event, gpointer data)
 {
     GArray *a = chains ? g_hash_table_lookup(chains, event) : NULL;

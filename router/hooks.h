@@ -21,14 +21,25 @@ typedef HookResult (*HookFunc)(const char *event, gpointer data, gpointer ud);
 void hook_add(const char *event, int priority, HookFunc fn, gpointer ud);
 void hook_remove(const char *event, HookFunc fn, gpointer ud);
 HookResult hook_fire(const char *event, gpointer data);
+/* A static table of handlers, ended by {NULL}: added / removed together. */
+typedef struct {
+    const char *event;
+    int priority;
+    HookFunc fn;
+    gpointer ud;
+} HookSpec;
+void hook_add_all(const HookSpec *specs);
+void hook_remove_all(const HookSpec *specs);
 gboolean hook_has(const char *event);
 void hooks_fini(void);
 
-/* A module (c2s/mod_*.c): init registers hooks; fini removes them. */
+/* A module (c2s/mod_*.c): init prepares its state; its hooks table is added once init
+ * succeeded and removed right after fini (both may be NULL). */
 typedef struct Server Server;
 typedef struct {
     const char *name;
     const char *const *depends; /* NULL-terminated names or NULL */
     gboolean (*init)(Server *srv, GError **error);
     void (*fini)(void);
+    const HookSpec *hooks;
 } ModuleDesc;

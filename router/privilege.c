@@ -92,96 +92,15 @@ static Stanza *roster_get_reply(Server *srv, Stanza *st, const char *user)
     return reply;
 }
 
-static void send_presence(const Jid *from, const Jid *to, const char *type)
-{
-    XmlNode *el = xml_node_new(XML_NS_CLIENT, "presence");
-    xml_node_set_attr(el, "type", type);
-    xml_node_set_attr(el, "from", jid_full(from));
-    xml_node_set_attr(el, "to", jid_full(to));
-    Stanza *p = stanza_new(el, NULL);
-    if (p)
-        router_deliver(p);
-}
-
-/* RFC 6121 §2.5 on behalf of the account: the item goes, subscriptions are cancelled. */
-static Stanza *roster_remove_reply(Server *srv, Stanza *st, const char *user, Jid *contact)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(RosterItem) it = roster_get(srv->store, user, jid_bare(contact), &err);
-    if (!it || !it->in_roster)
-        return stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, NULL);
-    guint64 ver = 0;
-    if (!roster_remove(srv->store, user, jid_bare(contact), &ver, &err)) {
-        g_warning("privileged roster remove for %s: %s", user, err->message);
-        return stanza_error_reply(st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-    }
-    g_autoptr(Jid) from = jid_to_bare(st->to);
-    if (it->to || it->pending_out) /* §2.5.2 */
-        send_presence(from, contact, "unsubscribe");
-    if (it->from || it->pending_in || it->approved)
-        send_presence(from, contact, "unsubscribed");
-    if (it->from)
-        presence_unavailable_to(user, jid_bare(contact));
-    g_autoptr(RosterItem) gone = roster_item_new(jid_bare(contact));
-    gone->removed = TRUE;
-    gone->ver = ver;
-    roster_push(user, gone);
-    return stanza_iq_result(st);
-}
-
-/* §4.3: a roster set as the account would send it (RFC 6121 §2.3); the account's interested
- * resources get the push. transfer full */
+/* §4.3: a roster set as the account would send it (RFC 6121 §2.3); the account's
+ * interested resources get the push. transfer full */
 static Stanza *roster_set_reply(Server *srv, Stanza *st, const char *user)
 {
-    XmlNode *item = xml_node_child(stanza_iq_payload(st), NS_ROSTER, "item");
-    if (!item || xml_node_next_element(item, NS_ROSTER, "item")) /* RFC 6121 §2.3.3 */
-        return stanza_error_reply(st, STANZA_ERR_BAD_REQUEST,
-                                  "a roster set carries exactly one item");
-    const char *jid_attr = xml_node_attr(item, "jid");
-    g_autoptr(Jid) contact = jid_attr ? jid_new(jid_attr, NULL) : NULL;
-    if (!contact || jid_resource(contact))
-        return stanza_error_reply(st, STANZA_ERR_BAD_REQUEST, "the item needs a valid bare 'jid'");
-    const char *sub = xml_node_attr(item, "subscription");
-    if (sub && !strcmp(sub, "remove"))
-        return roster_remove_reply(srv, st, user, contact);
-    /* RFC 6121 §2.1.2.5: any other 'subscription' is the server's business, ignored */
-    gint64 maxlen = config_get_int(srv->config, "limits", "roster_text_length");
-    const char *name = xml_node_attr(item, "name");
-    if (name && (gint64)strlen(name) > maxlen)
-        return stanza_error_reply(st, STANZA_ERR_NOT_ACCEPTABLE, "the name is too long");
-    g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(g_free);
-    for (XmlNode *g = xml_node_child(item, NS_ROSTER, "group"); g;
-         g = xml_node_next_element(g, NS_ROSTER, "group")) {
-        g_autofree char *text = xml_node_text(g);
-        if (!*text || (gint64)strlen(text) > maxlen)
-            return stanza_error_reply(st, STANZA_ERR_NOT_ACCEPTABLE,
-                                      "a group is empty or too long");
-        for (guint i = 0; i < groups->len; i++)
-            if (!strcmp(g_ptr_array_index(groups, i), text))
-                return stanza_error_reply(st, STANZA_ERR_BAD_REQUEST, "a group is listed twice");
-        g_ptr_array_add(groups, g_steal_pointer(&text));
-    }
-    g_autoptr(GError) err = NULL;
-    g_autoptr(RosterItem) it = roster_get(srv->store, user, jid_bare(contact), &err);
-    if (!it || !it->in_roster) {
-        guint max = config_get_int(srv->config, "limits", "roster_size");
-        if (roster_count(srv->store, user, NULL) >= max)
-            return stanza_error_reply(st, STANZA_ERR_NOT_ALLOWED, "the roster is full");
-    }
-    if (!it)
-        it = roster_item_new(jid_bare(contact));
-    it->in_roster = TRUE;
-    g_free(it->name);
-    it->name = name && *name ? g_strdup(name) : NULL;
-    g_strfreev(it->groups);
-    g_ptr_array_add(groups, NULL);
-    it->groups = (char **)g_ptr_array_steal(groups, NULL);
-    if (!roster_put(srv->store, user, it, &err)) {
-        g_warning("privileged roster set for %s: %s", user, err->message);
-        return stanza_error_reply(st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-    }
-    roster_push(user, it); /* RFC 6121 §2.3.2 */
-    return stanza_iq_result(st);
+    g_autoptr(RosterItem) push = NULL;
+    Stanza *reply = roster_apply_set(srv, st, user, &push);
+    if (push)
+        roster_push(user, push);
+    return reply;
 }
 
 /* §4.3: a roster get/set addressed to an account's bare JID. */

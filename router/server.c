@@ -73,11 +73,13 @@ Server *server_new(Config *config, GError **error)
     sm_init(srv);
     for (guint i = 0; srv->domains[i]; i++)
         router_register(srv->domains[i], ROUTE_LOCAL, sm_deliver, srv);
-    for (guint i = 0; c2s_modules[i]; i++)
+    for (guint i = 0; c2s_modules[i]; i++) {
         if (!c2s_modules[i]->init(srv, error)) {
             g_prefix_error(error, "module %s: ", c2s_modules[i]->name);
             goto fail;
         }
+        hook_add_all(c2s_modules[i]->hooks);
+    }
     if (!c2s_init(srv, error))
         goto fail;
     if (!component_init(srv, error))
@@ -142,9 +144,11 @@ void server_free(Server *srv)
     s2s_fini();
     c2s_fini();
     component_fini();
-    for (guint i = 0; c2s_modules[i]; i++)
+    for (guint i = 0; c2s_modules[i]; i++) {
         if (c2s_modules[i]->fini)
             c2s_modules[i]->fini();
+        hook_remove_all(c2s_modules[i]->hooks);
+    }
     g_ptr_array_unref(srv->listeners);
     sm_fini();
     router_fini();

@@ -176,6 +176,33 @@ def run_tests(tests, setup=None, teardown=None):
     sys.exit(tap.finish())
 
 
+class TerndCtx:
+    """A test file's context: one started ternd (t) with accounts, and the clients its tests
+    opened (open), all closed by close(). Files add their own attributes to it."""
+
+    def __init__(self, users=(), pw=None, **ternd_args):
+        self.open = []
+        self.t = Ternd(**ternd_args).start()
+        for u in users:
+            self.t.adduser(u, pw)
+
+    def client(self):
+        c = self.t.client()
+        self.open.append(c)
+        return c
+
+    def close(self):
+        for c in self.open:
+            c.close()
+        self.t.cleanup()
+
+
+def close_ctx(ctx):
+    """run_tests() teardown for a TerndCtx (None when setup failed)."""
+    if ctx is not None:
+        ctx.close()
+
+
 # --------------------------------------------------------------------------------------
 # ternd and ternctl
 

@@ -9,8 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (NS_CLIENT, Ternd, XmppTimeout, check, error_condition, q,  # noqa: E402
-                     run_tests, to_str)
+from ternlib import (NS_CLIENT, TerndCtx, XmppTimeout, check, close_ctx, error_condition,  # noqa: E402
+                     q, run_tests, to_str)
 
 NS_ROSTER = "jabber:iq:roster"
 NS_DELAY = "urn:xmpp:delay"
@@ -18,30 +18,12 @@ PW = "secret-pw"
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan", "judy")
 
 
-class Ctx:
-    pass
-
-
 def setup():
-    ctx = Ctx()
-    ctx.t = Ternd(extra={"limits": {"offline_quota": 200, "roster_text_length": 64}}).start()
-    for u in USERS:
-        ctx.t.adduser(u, PW)
-    ctx.open = []
-    return ctx
-
-
-def teardown(ctx):
-    if ctx is None:
-        return
-    for c in ctx.open:
-        c.close()
-    ctx.t.cleanup()
+    return TerndCtx(USERS, PW, extra={"limits": {"offline_quota": 200, "roster_text_length": 64}})
 
 
 def login(ctx, user, resource=None, presence=True, roster=True, priority=None):
-    c = ctx.t.client()
-    ctx.open.append(c)
+    c = ctx.client()
     c.login(user, PW, resource=resource)
     if roster:
         r = c.iq("get", "<query xmlns='%s'/>" % NS_ROSTER, to=None)
@@ -183,6 +165,14 @@ def test_roster_limits(ctx):
     r = c.iq("set", "<query xmlns='%s'><item jid='nobody@localhost' subscription='remove'/>"
              "</query>" % NS_ROSTER, to=None)
     check(error_condition(r) == "item-not-found", "remove of an unknown item", r)
+    # RFC 6121 §2.1.2.5: any 'subscription' but "remove" in a roster set is ignored
+    r = c.iq("set", "<query xmlns='%s'><item jid='w@localhost' subscription='both'/></query>"
+             % NS_ROSTER, to=None)
+    check(r.get("type") == "result", "a set claiming subscription='both'", r)
+    r = c.iq("get", "<query xmlns='%s'/>" % NS_ROSTER, to=None)
+    item = [i for i in r.iter(q(NS_ROSTER, "item")) if i.get("jid") == "w@localhost"]
+    check(len(item) == 1 and item[0].get("subscription") == "none",
+          "the claimed subscription was ignored", r)
     c.close()
 
 
@@ -338,4 +328,4 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    run_tests(TESTS, setup, teardown)
+    run_tests(TESTS, setup, close_ctx)

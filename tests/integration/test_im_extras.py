@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (NS_CLIENT, NS_DISCO_INFO, NS_PING, Ternd, XmppTimeout,  # noqa: E402
-                     check, error_condition, q, run_tests)
+from ternlib import (NS_CLIENT, NS_DISCO_INFO, NS_PING, TerndCtx, XmppTimeout, check,  # noqa: E402
+                     close_ctx, error_condition, q, run_tests)
 
 NS_BLOCKING = "urn:xmpp:blocking"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
@@ -22,30 +22,12 @@ USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan
 VCARD_SIZE = 2048
 
 
-class Ctx:
-    pass
-
-
 def setup():
-    ctx = Ctx()
-    ctx.t = Ternd(extra={"limits": {"vcard_size": VCARD_SIZE}}).start()
-    for u in USERS:
-        ctx.t.adduser(u, PW)
-    ctx.open = []
-    return ctx
-
-
-def teardown(ctx):
-    if ctx is None:
-        return
-    for c in ctx.open:
-        c.close()
-    ctx.t.cleanup()
+    return TerndCtx(USERS, PW, extra={"limits": {"vcard_size": VCARD_SIZE}})
 
 
 def login(ctx, user, resource, presence=True, blocklist=False, status=None):
-    c = ctx.t.client()
-    ctx.open.append(c)
+    c = ctx.client()
     c.login(user, PW, resource=resource)
     if blocklist:
         r = c.iq("get", "<blocklist xmlns='%s'/>" % NS_BLOCKING, to=None)
@@ -388,4 +370,4 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    run_tests(TESTS, setup, teardown)
+    run_tests(TESTS, setup, close_ctx)

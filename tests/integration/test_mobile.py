@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (NS_CLIENT, Ternd, XmppTimeout, check, q, run_tests)  # noqa: E402
+from ternlib import (NS_CLIENT, TerndCtx, XmppTimeout, check, close_ctx, q, run_tests)  # noqa: E402
 
 NS_SM = "urn:xmpp:sm:3"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -17,31 +17,12 @@ USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan
          "kim")
 
 
-class Ctx:
-    pass
-
-
 def setup():
-    ctx = Ctx()
-    ctx.t = Ternd(extra={"c2s": {"resume_timeout": 3, "sm_max_unacked": 20}}).start()
-    for u in USERS:
-        ctx.t.adduser(u, PW)
-    ctx.open = []
-    return ctx
-
-
-def teardown(ctx):
-    if ctx is None:
-        return
-    for c in ctx.open:
-        c.close()
-    ctx.t.cleanup()
+    return TerndCtx(USERS, PW, extra={"c2s": {"resume_timeout": 3, "sm_max_unacked": 20}})
 
 
 def client(ctx):
-    c = ctx.t.client()
-    ctx.open.append(c)
-    return c
+    return ctx.client()
 
 
 def login(ctx, user, resource, sm=True, presence=True):
@@ -370,4 +351,4 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    run_tests(TESTS, setup, teardown)
+    run_tests(TESTS, setup, close_ctx)
