@@ -102,7 +102,7 @@ static void test_component_defaults(void)
 static void test_component_errors(void)
 {
     expect_error("[component x.example]\nname = X\n",
-                 "[component x.example] secret: a component needs a secret");
+                 "[component x.example] secret: a value is required");
     expect_error("[component x.example]\nsecret = s\nbogus = 1\n",
                  "[component x.example] bogus: unknown key");
     expect_error("[component x.example]\nsecret = s\nroster = maybe\n",
@@ -117,9 +117,9 @@ static void test_component_errors(void)
                  "[component x.example] queue: 'lots' is not a number");
     expect_error("[component x.example]\nsecret = s\nmultiple = perhaps\n",
                  "[component x.example] multiple: 'perhaps' is not true or false");
-    expect_error("[component]\nsecret = s\n", "[component]: name the component's domain");
+    expect_error("[component]\nsecret = s\n", "[component]: a name is needed: [component NAME]");
     expect_error("[component a.example]\nsecret = s\n[component  a.example]\nsecret = t\n",
-                 "[component  a.example]: a second section for this component");
+                 "[component  a.example]: a second section of this name");
     expect_error("[components]\nlisten = nowhere\n", "[components] listen: 'nowhere'");
     expect_error("[components]\nsecret = s\n", "[components] secret: unknown key");
 }

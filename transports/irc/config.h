@@ -5,25 +5,10 @@
 
 #include <glib.h>
 
-#define IRC_CONFIG_ERROR (irc_config_error_quark())
-GQuark irc_config_error_quark(void);
+#include "router/conftable.h"
 
-typedef enum {
-    IRC_CONF_STRING,
-    IRC_CONF_INT,
-    IRC_CONF_BOOL,
-} IrcConfType;
-
-typedef struct {
-    const char *section; /* "component", "irc", or "server" for every [server NAME] */
-    const char *key;
-    IrcConfType type;
-    const char *def; /* default as written in the file; NULL: required */
-    gint64 min, max; /* IRC_CONF_INT bounds */
-    const char *doc;
-} IrcConfKey;
-
-extern const IrcConfKey irc_config_keys[]; /* ended by key == NULL */
+/* The schema: [component], [irc] and any number of [server NAME]. */
+extern const ConfSchema irc_config_schema;
 
 /* [server NAME]: how to reach the IRC server that JIDs call NAME */
 typedef struct {
@@ -47,7 +32,7 @@ typedef struct {
     GPtrArray *servers; /* IrcServerConfig*, in file order */
 } IrcGwConfig;
 
-/* Load and validate (unknown sections and keys are errors). transfer full */
+/* Load and validate (unknown sections and keys are errors: CONFIG_ERROR). transfer full */
 IrcGwConfig *irc_config_load(const char *path, GError **error);
 /* The same from text (tests). transfer full */
 IrcGwConfig *irc_config_load_data(const char *data, GError **error);
@@ -58,5 +43,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(IrcGwConfig, irc_config_free)
  * default one (TLS on port 6697, verified) kept in c. NULL when not served. borrowed */
 const IrcServerConfig *irc_config_server(IrcGwConfig *c, const char *name);
 
-/* The commented example config, generated from irc_config_keys. transfer full */
+/* The example config, generated from irc_config_schema. transfer full */
 char *irc_config_example(void);

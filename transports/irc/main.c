@@ -123,7 +123,7 @@ int main(int argc, char **argv)
         config_path = g_strdup(SYSCONFDIR "/tern-irc.conf");
     g_autoptr(IrcGwConfig) cfg = irc_config_load(config_path, &error);
     if (!cfg) {
-        fprintf(stderr, "tern-irc: %s: %s\n", config_path, error->message);
+        fprintf(stderr, "tern-irc: %s\n", error->message); /* names the file */
         return 1;
     }
     if (check_only) {

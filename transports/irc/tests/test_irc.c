@@ -212,14 +212,14 @@ static void test_config(void)
         "[component]\ndomain = a.b\nsecret = s\nbogus = 1\n",  /* unknown key */
         "[component]\ndomain = a.b\nsecret = s\n[ircx]\n",     /* unknown section */
         "[component]\ndomain = a.b\nsecret = s\n[server x]\n", /* server name */
-        "[component]\ndomain = a.b\nsecret = s\n[irc]\nallow_unlisted = yes\n",
+        "[component]\ndomain = a.b\nsecret = s\n[irc]\nallow_unlisted = maybe\n",
         "[component]\ndomain = nodot\nsecret = s\n",
     };
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) e = NULL;
         g_autoptr(IrcGwConfig) x = irc_config_load_data(bad[i], &e);
         g_assert_null(x);
-        g_assert_error(e, IRC_CONFIG_ERROR, 0);
+        g_assert_error(e, CONFIG_ERROR, CONFIG_ERROR_INVALID);
     }
 }
 
