@@ -128,6 +128,22 @@ static gboolean export_blocked_cb(const char *key, const void *val, gsize len, g
     return TRUE;
 }
 
+/* list (transfer full) filled from bare's entries of map through fn with l, then added
+ * to user when it is not empty. FALSE + error when storage fails. */
+static gboolean export_map(Store *s, const char *map, XmlNode *user, XmlNode *list,
+                           StoreMapFunc fn, ExportList *l, GError **error)
+{
+    l->parent = list;
+    gboolean ok = store_map_foreach(s, map, l->bare, fn, l, error);
+    if (list->first_child) {
+        end_lines(list, l->level - 1);
+        add_line(user, list, l->level - 1);
+    } else {
+        xml_node_free(list);
+    }
+    return ok;
+}
+
 /* <user/> with everything Tern keeps of bare (transfer full); NULL + error when there is no
  * such account or storage fails. *skipped counts corrupt stored items left out. */
 static XmlNode *export_user(Store *s, const char *bare, const char *localpart, guint level,
@@ -193,27 +209,11 @@ static XmlNode *export_user(Store *s, const char *bare, const char *localpart, g
     }
 
     ExportList p = {bare, NULL, level + 2, "private XML", NULL, NULL, skipped};
-    p.parent = list = xml_node_new(NS_PRIVATE, "query");
-    ok = store_map_foreach(s, MAP_PRIVATE, bare, export_map_cb, &p, error);
-    if (list->first_child) {
-        end_lines(list, level + 1);
-        add_line(user, list, level + 1);
-    } else {
-        xml_node_free(list);
-    }
-    if (!ok)
-        return NULL;
-
     ExportList b = {bare, NULL, level + 2, "blocked JID", NULL, NULL, skipped};
-    b.parent = list = xml_node_new(NS_BLOCKING, "blocklist");
-    ok = store_map_foreach(s, MAP_BLOCKLIST, bare, export_blocked_cb, &b, error);
-    if (list->first_child) {
-        end_lines(list, level + 1);
-        add_line(user, list, level + 1);
-    } else {
-        xml_node_free(list);
-    }
-    if (!ok)
+    if (!export_map(s, MAP_PRIVATE, user, xml_node_new(NS_PRIVATE, "query"), export_map_cb, &p,
+                    error) ||
+        !export_map(s, MAP_BLOCKLIST, user, xml_node_new(NS_BLOCKING, "blocklist"),
+                    export_blocked_cb, &b, error))
         return NULL;
     end_lines(user, level);
     return g_steal_pointer(&user);
