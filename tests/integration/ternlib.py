@@ -176,6 +176,63 @@ def run_tests(tests, setup=None, teardown=None):
     sys.exit(tap.finish())
 
 
+class IrcClient:
+    """A plain IRC client on a socket (answers PING): registered as nick, in channel
+    when given; lines as text (raw_lines as bytes), the channel's names in names."""
+
+    def __init__(self, host, port, nick, channel=None):
+        self.port, self.nick = port, nick
+        self.sock = socket.create_connection((host, port), timeout=5)
+        self.buf = b""
+        self.lines = []
+        self.raw_lines = []
+        self.send("NICK %s" % nick)
+        self.send("USER %s 0 * :Tern test" % nick)
+        self.wait(lambda l: " 001 " in l)
+        self.names = []
+        if channel:
+            self.send("JOIN %s" % channel)
+            self.wait(lambda l: " 366 " in l or (" 353 " in l and self.names.extend(
+                l.split(" :", 1)[1].split()) and False))
+
+    def send(self, line):
+        self.sock.sendall(line.encode() + b"\r\n")
+
+    def wait(self, pred, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, line in enumerate(self.lines):
+                if pred(line):
+                    del self.lines[:i + 1]
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise XmppTimeout("IRC %s: no matching line; got %s" % (self.nick,
+                                                                       self.lines[-20:]))
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise StreamClosed("IRC server closed: %s" % self.lines[-20:])
+            self.buf += data
+            while b"\r\n" in self.buf:
+                raw, self.buf = self.buf.split(b"\r\n", 1)
+                self.raw_lines.append(raw)
+                line = raw.decode("utf-8", "replace")
+                if line.startswith("PING "):
+                    self.send("PONG " + line[5:])
+                else:
+                    self.lines.append(line)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class TerndCtx:
     """A test file's context: one started ternd (t) with accounts, and the clients its tests
     opened (open), all closed by close(). Files add their own attributes to it."""

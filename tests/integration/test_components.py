@@ -17,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (HOST, NS_CLIENT, RawClient, SlixLoop, StreamClosed, Ternd,  # noqa: E402
+from ternlib import (HOST, NS_CLIENT, IrcClient, RawClient, SlixLoop, Ternd,  # noqa: E402
                      XmppTimeout, check, error_condition, q, run_tests, to_str)
 
 NS_COMPONENT = "jabber:component:accept"
@@ -582,49 +582,6 @@ def loopback_with_free_6667():
     raise RuntimeError("no loopback address with a free port 6667")
 
 
-class Irc:
-    """A plain IRC client on a socket (answers PING)."""
-
-    def __init__(self, addr, nick):
-        self.sock = socket.create_connection((addr, 6667), timeout=5)
-        self.buf = b""
-        self.lines = []
-        self.send("NICK %s" % nick)
-        self.send("USER %s 0 * :Tern test" % nick)
-
-    def send(self, line):
-        self.sock.sendall(line.encode() + b"\r\n")
-
-    def wait(self, pred, timeout=15):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, line in enumerate(self.lines):
-                if pred(line):
-                    del self.lines[:i + 1]
-                    return line
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise XmppTimeout("IRC: no matching line; got %s" % self.lines[-20:])
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                raise StreamClosed("IRC server closed: %s" % self.lines[-20:])
-            self.buf += data
-            while b"\r\n" in self.buf:
-                raw, self.buf = self.buf.split(b"\r\n", 1)
-                line = raw.decode("utf-8", "replace")
-                if line.startswith("PING "):
-                    self.send("PONG " + line[5:])
-                else:
-                    self.lines.append(line)
-
-    def close(self):
-        self.sock.close()
-
-
 def test_biboumi_irc_roundtrip(ctx):
     """biboumi as a component of ternd: an XMPP client and an IRC client talk in #test."""
     for tool in ("biboumi", "ngircd"):
@@ -655,10 +612,7 @@ def test_biboumi_irc_roundtrip(ctx):
             check(biboumi.poll() is None and time.monotonic() < deadline,
                   "biboumi connects to ternd; ternd log:\n%s" % ctx.t.log_tail())
             time.sleep(0.1)
-        irc = Irc(addr, "ircbob")
-        irc.wait(lambda l: " 001 " in l)
-        irc.send("JOIN #test")
-        irc.wait(lambda l: " 366 " in l)  # end of NAMES: joined
+        irc = IrcClient(addr, 6667, "ircbob", "#test")
 
         room = "#test%%%s@biboumi.localhost" % addr
         alice = login(ctx, "alice")

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (HOST, NS_CLIENT, SANITIZER_MARKERS, TERND_PROBLEMS, StreamClosed,  # noqa: E402
+from ternlib import (HOST, NS_CLIENT, SANITIZER_MARKERS, TERND_PROBLEMS, IrcClient,  # noqa: E402
                      Ternd, XmppTimeout, binary, check, error_condition, free_port, q,
                      run_tests, to_str)
 
@@ -179,62 +179,6 @@ def teardown(ctx):
 # clients
 
 
-class Irc:
-    """A plain IRC client on a socket (answers PING), lines as text."""
-
-    def __init__(self, port, nick, channel=None):
-        self.port, self.nick = port, nick
-        self.sock = socket.create_connection((HOST, port), timeout=5)
-        self.buf = b""
-        self.lines = []
-        self.raw_lines = []
-        self.send("NICK %s" % nick)
-        self.send("USER %s 0 * :Tern test" % nick)
-        self.wait(lambda l: " 001 " in l)
-        self.names = []
-        if channel:
-            self.send("JOIN %s" % channel)
-            self.wait(lambda l: " 366 " in l or (" 353 " in l and self.names.extend(
-                l.split(" :", 1)[1].split()) and False))
-
-    def send(self, line):
-        self.sock.sendall(line.encode() + b"\r\n")
-
-    def wait(self, pred, timeout=15):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, line in enumerate(self.lines):
-                if pred(line):
-                    del self.lines[:i + 1]
-                    return line
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise XmppTimeout("IRC %s: no matching line; got %s" % (self.nick,
-                                                                       self.lines[-20:]))
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                raise StreamClosed("IRC server closed: %s" % self.lines[-20:])
-            self.buf += data
-            while b"\r\n" in self.buf:
-                raw, self.buf = self.buf.split(b"\r\n", 1)
-                self.raw_lines.append(raw)
-                line = raw.decode("utf-8", "replace")
-                if line.startswith("PING "):
-                    self.send("PONG " + line[5:])
-                else:
-                    self.lines.append(line)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 def login(ctx, user):
     c = ctx.t.client()
     ctx.open.append(c)
@@ -335,7 +279,7 @@ def test_join_requires_registration(ctx):
 
 def test_join(ctx):
     """XEP-0045 §7.2: occupants (NAMES, @ -> moderator), self-presence 110 last, subject."""
-    ctx.irc = Irc(ctx.irc_port, "ircbob", "#test")
+    ctx.irc = IrcClient(HOST, ctx.irc_port, "ircbob", "#test")
     ctx.irc.send("TOPIC #test :the topic")
     ctx.irc.wait(lambda l: " TOPIC #test " in l)
     a = login(ctx, "alice")
@@ -459,7 +403,7 @@ def test_irc_server_restart(ctx):
     check("lost" in (body(note) or ""), "the room says the connection was lost", note)
     time.sleep(0.5)
     start_ngircd(ctx)
-    ctx.irc = Irc(ctx.irc_port, "ircbob", "#test")
+    ctx.irc = IrcClient(HOST, ctx.irc_port, "ircbob", "#test")
     if "alice2" not in [n.lstrip("@+%~&") for n in ctx.irc.names]:  # not back yet: JOIN comes
         line = ctx.irc.wait(lambda l: l.startswith(":alice2!") and " JOIN " in l, timeout=30)
         check("#test" in line, "the gateway rejoined #test", line)
