@@ -2,6 +2,7 @@
 /* tests/unit/test_conn.c — connections, listeners, coalesced writes, close, STARTTLS, certs */
 #include "router/conn.h"
 #include "router/tls.h"
+#include "tests/unit/testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,33 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- a loop with a deadline ---- */
-
-static gboolean deadline_hit(gpointer data)
-{
-    *(gboolean *)data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-#define RUN_UNTIL(cond)                                                                            \
-    do {                                                                                           \
-        gboolean timed_out_ = FALSE;                                                               \
-        guint t_ = g_timeout_add(10000, deadline_hit, &timed_out_);                                \
-        while (!(cond) && !timed_out_)                                                             \
-            g_main_context_iteration(NULL, TRUE);                                                  \
-        g_assert_false(timed_out_);                                                                \
-        g_source_remove(t_);                                                                       \
-    } while (0)
-
-/* Turn the loop for a while (to show that something does NOT happen). */
-static void run_for(guint ms)
-{
-    gboolean done = FALSE;
-    g_timeout_add(ms, deadline_hit, &done);
-    while (!done)
-        g_main_context_iteration(NULL, TRUE);
-}
 
 /* ---- fixture: a listener, the server-side Conn, a raw client socket ---- */
 
@@ -642,22 +616,6 @@ static char *make_tmpdir(void)
     char *dir = g_dir_make_tmp("tern-test-conn-XXXXXX", &err);
     g_assert_no_error(err);
     return dir;
-}
-
-static void rm_rf(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR))
-            rm_rf(p);
-        else
-            g_unlink(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
 }
 
 static TlsStore *make_store(const char *top, char **certs_dir_out)

@@ -3,6 +3,7 @@
 #include "s2s/resolve.h"
 #include "s2s/resolve_cache.h"
 #include "s2s/srv_order.h"
+#include "tests/unit/testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -419,32 +420,6 @@ static Resolver *resolver_for(guint16 port)
     g_assert_no_error(err);
     g_assert_nonnull(r);
     return r;
-}
-
-/* ---- running the loop ---- */
-
-static gboolean deadline_hit(gpointer data)
-{
-    *(gboolean *)data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-#define RUN_UNTIL(cond)                                                                            \
-    do {                                                                                           \
-        gboolean timed_out_ = FALSE;                                                               \
-        guint t_ = g_timeout_add(20000, deadline_hit, &timed_out_);                                \
-        while (!(cond) && !timed_out_)                                                             \
-            g_main_context_iteration(NULL, TRUE);                                                  \
-        g_assert_false(timed_out_);                                                                \
-        g_source_remove(t_);                                                                       \
-    } while (0)
-
-static void run_for(guint ms)
-{
-    gboolean done = FALSE;
-    g_timeout_add(ms, deadline_hit, &done);
-    while (!done)
-        g_main_context_iteration(NULL, TRUE);
 }
 
 typedef struct {

@@ -2,6 +2,7 @@
 /* tests/unit/test_storage.c — storage maps, key layout, map growth, schema, accounts */
 #include "storage/storage.h"
 #include "storage/accounts.h"
+#include "tests/unit/testutil.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -13,24 +14,6 @@
 #include <openssl/hmac.h>
 
 /* --- helpers --- */
-
-static void rm_rf(const char *path)
-{
-    GDir *d = g_dir_open(path, 0, NULL);
-    const char *name;
-
-    if (d) {
-        while ((name = g_dir_read_name(d))) {
-            char *child = g_build_filename(path, name, NULL);
-            rm_rf(child);
-            g_free(child);
-        }
-        g_dir_close(d);
-        g_assert_cmpint(g_rmdir(path), ==, 0);
-    } else {
-        g_assert_cmpint(g_remove(path), ==, 0);
-    }
-}
 
 typedef struct {
     char *tmp;

@@ -1,27 +1,12 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* tests/unit/test_tokens.c — HTTP API tokens: stored hashed, verified, revoked; names */
 #include "http/tokens.h"
+#include "tests/unit/testutil.h"
 
 #include <string.h>
 #include <glib/gstdio.h>
 
 static char *tmp_dir;
-
-static void rm_rf(const char *path)
-{
-    GDir *d = g_dir_open(path, 0, NULL);
-    if (d) {
-        const char *name;
-        while ((name = g_dir_read_name(d))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            rm_rf(child);
-        }
-        g_dir_close(d);
-        g_rmdir(path);
-    } else {
-        g_remove(path);
-    }
-}
 
 static Store *open_store(void)
 {

@@ -124,14 +124,14 @@ static void test_refused_then_recovers(void)
     Seen seen = {0};
     TtTransport *t = new_transport(srv, &seen); /* no spare descriptor possible */
     tt_transport_start(t);
-    g_assert_true(RUN_UNTIL(seen.disconnected >= 3, 5000)); /* refused, retried, refused */
+    g_assert_true(LOOP_UNTIL(seen.disconnected >= 3, 5000)); /* refused, retried, refused */
     g_assert_error(seen.last_error, TT_ERROR, TT_ERROR_FD_SETSIZE);
     g_assert_nonnull(strstr(seen.last_error->message, "FD_SETSIZE"));
     g_assert_cmpuint(seen.connected, ==, 0);
     g_assert_cmpuint(srv->conns->len, ==, 0); /* nothing ever reached the network */
     /* descriptors freed: the next retry gets a selectable socket and connects */
     release_descriptors(fds);
-    g_assert_true(RUN_UNTIL(seen.connected == 1, 5000));
+    g_assert_true(LOOP_UNTIL(seen.connected == 1, 5000));
     roundtrip(srv);
     int fd = socket_to(srv->port);
     g_assert_cmpint(fd, >=, 0);
@@ -152,7 +152,7 @@ static void test_spare_descriptor(void)
     TtTransport *t = new_transport(srv, &seen); /* keeps a spare number below 1024 */
     GArray *fds = fill_descriptors();           /* then the program opens 1,100 more */
     tt_transport_start(t);
-    g_assert_true(RUN_UNTIL(seen.connected == 1, 5000));
+    g_assert_true(LOOP_UNTIL(seen.connected == 1, 5000));
     g_assert_cmpuint(seen.disconnected, ==, 0);
     roundtrip(srv);
     int fd = socket_to(srv->port);
@@ -160,7 +160,7 @@ static void test_spare_descriptor(void)
     g_assert_cmpint(fd, <, FD_SETSIZE); /* the spare one */
     /* the server restarts the stream: the reconnect also finds a spare (taken again) */
     fake_close(fake_last(srv));
-    g_assert_true(RUN_UNTIL(seen.connected == 2, 5000));
+    g_assert_true(LOOP_UNTIL(seen.connected == 2, 5000));
     roundtrip(srv);
     g_assert_cmpint(socket_to(srv->port), <, FD_SETSIZE);
     tt_transport_free(t);

@@ -145,19 +145,6 @@ static void fx_setup(Fx *f, gconstpointer data)
     g_assert_no_error(error);
 }
 
-static void rm_rf(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *n;
-    while (d && (n = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, n, NULL);
-        g_unlink(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-}
-
 static void fx_teardown(Fx *f, gconstpointer data)
 {
     tt_transport_free(f->t);
@@ -174,7 +161,7 @@ static void fx_teardown(Fx *f, gconstpointer data)
 static void fx_connect(Fx *f)
 {
     tt_transport_start(f->t);
-    g_assert_true(RUN_UNTIL(f->connected == 1, 5000));
+    g_assert_true(LOOP_UNTIL(f->connected == 1, 5000));
     g_assert_true(tt_transport_is_connected(f->t));
     g_assert_cmpuint(f->srv->handshakes, ==, 1);
 }
@@ -308,19 +295,19 @@ static void test_reconnect(Fx *f, gconstpointer data)
 {
     fx_connect(f);
     fake_close(fake_last(f->srv));
-    g_assert_true(RUN_UNTIL(f->disconnected == 1, 5000));
+    g_assert_true(LOOP_UNTIL(f->disconnected == 1, 5000));
     g_assert_error(f->last_error, TT_ERROR, TT_ERROR_CLOSED);
     g_assert_false(tt_transport_is_connected(f->t));
     tt_send(f->t, tt_message_new(f->t, "chat", "x@gw.test", "alice@test", "lost"));
     g_assert_cmpuint(tt_transport_dropped(f->t), ==, 1);
-    g_assert_true(RUN_UNTIL(f->connected == 2, 5000)); /* backoff 10-20 ms */
+    g_assert_true(LOOP_UNTIL(f->connected == 2, 5000)); /* backoff 10-20 ms */
     g_assert_cmpuint(f->srv->handshakes, ==, 2);
     /* and a graceful stop: </stream:stream>, no reconnect */
     tt_transport_stop(f->t);
     g_autofree char *end = fake_wait(f->srv, "</stream:stream>", 3000);
     g_assert_nonnull(end);
     fake_close(fake_last(f->srv) ? fake_last(f->srv) : f->srv->conns->pdata[1]);
-    g_assert_true(RUN_UNTIL(f->disconnected == 2, 5000));
+    g_assert_true(LOOP_UNTIL(f->disconnected == 2, 5000));
     g_assert_null(f->last_error);
     g_usleep(100000);
     while (g_main_context_iteration(NULL, FALSE))
@@ -332,13 +319,13 @@ static void test_bad_secret(Fx *f, gconstpointer data)
 {
     f->srv->reject = TRUE;
     tt_transport_start(f->t);
-    g_assert_true(RUN_UNTIL(f->disconnected >= 1, 5000));
+    g_assert_true(LOOP_UNTIL(f->disconnected >= 1, 5000));
     g_assert_error(f->last_error, TT_ERROR, TT_ERROR_STREAM);
     g_assert_nonnull(strstr(f->last_error->message, "not-authorized"));
     g_assert_cmpuint(f->connected, ==, 0);
     /* it keeps trying (the secret may be fixed on the server side) */
     f->srv->reject = FALSE;
-    g_assert_true(RUN_UNTIL(f->connected == 1, 5000));
+    g_assert_true(LOOP_UNTIL(f->connected == 1, 5000));
 }
 
 static void test_nothing_listening(Fx *f, gconstpointer data)
@@ -346,7 +333,7 @@ static void test_nothing_listening(Fx *f, gconstpointer data)
     g_socket_service_stop(f->srv->service);
     g_socket_listener_close(G_SOCKET_LISTENER(f->srv->service));
     tt_transport_start(f->t);
-    g_assert_true(RUN_UNTIL(f->disconnected >= 3, 5000)); /* retries, no crash */
+    g_assert_true(LOOP_UNTIL(f->disconnected >= 3, 5000)); /* retries, no crash */
     g_assert_error(f->last_error, TT_ERROR, TT_ERROR_CONNECT);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* tests/unit/test_tt_store.c — the transport SDK's per-user LMDB store */
 #include "transports/sdk/tern-transport.h"
+#include "tests/unit/testutil.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -17,19 +18,6 @@ static void fx_setup(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     f->s = tt_store_open(f->dir, &error);
     g_assert_no_error(error);
-}
-
-static void rm_rf(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *n;
-    while (d && (n = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, n, NULL);
-        g_unlink(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
 }
 
 static void fx_teardown(Fixture *f, gconstpointer data)

@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 #include <string.h>
+#include "tests/unit/testutil.h"
 
 typedef struct {
     GSocketService *service;
@@ -155,30 +156,12 @@ static FakeConn *fake_last(FakeServer *srv)
     return NULL;
 }
 
-static gboolean timed_out(gpointer flag)
-{
-    *(gboolean *)flag = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the main context until cond is true or ms passed; cond's value. */
-#define RUN_UNTIL(cond, ms)                                                                        \
-    ({                                                                                             \
-        gboolean expired_ = FALSE;                                                                 \
-        guint timer_ = g_timeout_add(ms, timed_out, &expired_);                                    \
-        while (!(cond) && !expired_)                                                               \
-            g_main_context_iteration(NULL, TRUE);                                                  \
-        if (!expired_)                                                                             \
-            g_source_remove(timer_);                                                               \
-        (gboolean)(cond);                                                                          \
-    })
-
 /* Wait for text in what the last authenticated connection received after its mark; moves
  * the mark past it and returns what was received up to there (to check a whole stanza:
  * wait for its end tag). NULL on timeout. transfer full */
 static char *fake_wait(FakeServer *srv, const char *text, int ms)
 {
-    gboolean found = RUN_UNTIL(
+    gboolean found = LOOP_UNTIL(
         fake_last(srv) && strstr(fake_last(srv)->in->str + fake_last(srv)->mark, text), ms);
     FakeConn *c = fake_last(srv);
     if (!found) {
