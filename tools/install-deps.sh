@@ -7,9 +7,11 @@ BUILD_PKGS=(build-essential autoconf automake libtool pkg-config openssl
       libglib2.0-dev libexpat1-dev libssl-dev libc-ares-dev liblmdb-dev libidn2-dev
       libxml2-dev # a second XML parser for the differential tests (tests/fuzz)
       libsoup-3.0-dev libjson-glib-dev glib-networking # the HTTP front (HTTPS: glib-networking)
-      libstrophe-dev) # the transport SDK (transports/sdk)
-TEST_PKGS=(chromium # the web console's test drives it headless (playwright-core from npm)
+      libstrophe-dev # the transport SDK (transports/sdk)
+      libsmpp34-dev) # SMPP 3.4 PDUs for the SMS gateway (transports/sms)
+TEST_PKGS=(chromium # the console and Converse.js tests drive it headless (npm playwright-core)
       python3 python3-slixmpp nodejs npm dnsmasq-base
+      python3-aiohttp # a WebSocket client library in test_websocket.py
       clang libclang-rt-14-dev # libFuzzer targets (tests/fuzz)
       prosody lua-unbound # prosody + lua-unbound: the federation peer in tests (s2s)
       biboumi ngircd) # the IRC gateway (XEP-0114 component) and an IRC server in tests

@@ -67,6 +67,22 @@ typedef gboolean (*TtStoreFunc)(const char *user, const char *key, const char *v
 gboolean tt_store_foreach(TtStore *s, const char *user, TtStoreFunc func, gpointer user_data,
                           GError **error);
 
+/* A durable FIFO queue on a TtStore (e.g. messages accepted while the legacy network is
+ * down). Entries are text values with ids that grow (1, 2, ...; never reused within a
+ * queue), kept under the pseudo-user "queue:<name>" so that they never mix with users. */
+
+/* Append value (borrowed); its id, or 0 + error. */
+guint64 tt_queue_push(TtStore *s, const char *queue, const char *value, GError **error);
+/* Replace the value of entry id (e.g. its delivery state); FALSE + error if absent. */
+gboolean tt_queue_update(TtStore *s, const char *queue, guint64 id, const char *value,
+                         GError **error);
+/* Remove entry id; an absent one is not an error. */
+gboolean tt_queue_remove(TtStore *s, const char *queue, guint64 id, GError **error);
+typedef gboolean (*TtQueueFunc)(guint64 id, const char *value, gpointer user_data);
+/* Every entry, oldest first (callback after the read ended, so it may change the queue). */
+gboolean tt_queue_foreach(TtStore *s, const char *queue, TtQueueFunc func, gpointer user_data,
+                          GError **error);
+
 /* ------------------------------------------------------------------------------------ */
 /* XEP-0106 JID escaping and JID helpers */
 
