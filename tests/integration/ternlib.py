@@ -176,6 +176,36 @@ def run_tests(tests, setup=None, teardown=None):
     sys.exit(tap.finish())
 
 
+def stop_process(p, timeout=10):
+    """SIGTERM a process the test started (SIGKILL after timeout); its exit status, None when
+    there is none."""
+    if p is not None and p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p.returncode if p is not None else None
+
+
+def read_text(folder, name):
+    """The text of a file (a log), "" when there is none."""
+    try:
+        with open(os.path.join(folder, name), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def scan_log(who, text):
+    """Sanitizer or GLib reports in another program's log count like a ternd's."""
+    for marker in SANITIZER_MARKERS:
+        if marker in text:
+            TERND_PROBLEMS.append("%s: %s\n%s" % (who, marker, text[-3000:]))
+            return
+
+
 class IrcClient:
     """A plain IRC client on a socket (answers PING): registered as nick, in channel
     when given; lines as text (raw_lines as bytes), the channel's names in names."""

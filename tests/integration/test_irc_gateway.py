@@ -19,9 +19,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (HOST, NS_CLIENT, SANITIZER_MARKERS, TERND_PROBLEMS, IrcClient,  # noqa: E402
-                     Ternd, XmppTimeout, binary, check, error_condition, free_port, q,
-                     run_tests, to_str)
+from ternlib import (HOST, IrcClient, NS_CLIENT, TERND_PROBLEMS, Ternd, binary, check,  # noqa: E402
+                     error_condition, free_port, q, read_text, run_tests, scan_log,
+                     stop_process)
 
 GW = "irc.localhost"
 SECRET = "irc-secret"
@@ -51,7 +51,8 @@ def start_ngircd(ctx):
     deadline = time.monotonic() + 10
     for port in (ctx.irc_port, ctx.irc_tls_port):
         while True:
-            check(ctx.ngircd.poll() is None, "ngircd exited:\n" + read(ctx, "ngircd.log")[-2000:])
+            check(ctx.ngircd.poll() is None,
+                  "ngircd exited:\n" + read_text(ctx.dir, "ngircd.log")[-2000:])
             try:
                 socket.create_connection((HOST, port), timeout=1).close()
                 break
@@ -60,32 +61,8 @@ def start_ngircd(ctx):
                 time.sleep(0.05)
 
 
-def stop(p, timeout=10):
-    if p is not None and p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    return p.returncode if p is not None else None
-
-
-def read(ctx, name):
-    try:
-        with open(os.path.join(ctx.dir, name), errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def scan_gateway_log(ctx):
-    """Sanitizer or GLib criticals in tern-irc's log count like a ternd's."""
-    text = read(ctx, "tern-irc.log")
-    for marker in SANITIZER_MARKERS:
-        if marker in text:
-            TERND_PROBLEMS.append("tern-irc: %s\n%s" % (marker, text[-3000:]))
-            break
+    scan_log("tern-irc", read_text(ctx.dir, "tern-irc.log"))
 
 
 def write_ngircd_conf(ctx):
@@ -131,7 +108,8 @@ def start_gateway(ctx):
         if r.get("type") == "result":
             break
         check(ctx.gw.poll() is None and time.monotonic() < deadline,
-              "tern-irc does not serve %s; log:\n%s" % (GW, read(ctx, "tern-irc.log")[-3000:]))
+              "tern-irc does not serve %s; log:\n%s"
+              % (GW, read_text(ctx.dir, "tern-irc.log")[-3000:]))
         time.sleep(0.2)
     c.close()
 
@@ -165,12 +143,12 @@ def teardown(ctx):
     for c in ctx.open:
         c.close()
     if ctx.gw is not None:
-        rc = stop(ctx.gw)
+        rc = stop_process(ctx.gw)
         if rc != 0:
             TERND_PROBLEMS.append("tern-irc exited with %s; log:\n%s"
-                                  % (rc, read(ctx, "tern-irc.log")[-3000:]))
+                                  % (rc, read_text(ctx.dir, "tern-irc.log")[-3000:]))
         scan_gateway_log(ctx)
-    stop(ctx.ngircd)
+    stop_process(ctx.ngircd)
     ctx.sasl.close()
     ctx.t.cleanup()
 
@@ -397,7 +375,7 @@ def test_irc_server_restart(ctx):
     """ngircd stops and starts again: tern-irc reconnects with backoff, rejoins, and
     messages flow both ways again."""
     a = ctx.alice
-    stop(ctx.ngircd)
+    stop_process(ctx.ngircd)
     ctx.irc.close()
     note = a.wait_message(lambda e: e.get("from") == ROOM and e.get("type") == "groupchat")
     check("lost" in (body(note) or ""), "the room says the connection was lost", note)

@@ -22,8 +22,9 @@ from xml.sax.saxutils import escape as xml_escape
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "smsc"))
-from ternlib import (HOST, NS_CLIENT, NS_DISCO_INFO, NS_REGISTER, SANITIZER_MARKERS,  # noqa: E402
-                     TERND_PROBLEMS, Ternd, binary, check, error_condition, q, run_tests)
+from ternlib import (HOST, NS_CLIENT, NS_DISCO_INFO, NS_REGISTER, TERND_PROBLEMS, Ternd,  # noqa: E402
+                     binary, check, error_condition, q, read_text, run_tests, scan_log,
+                     stop_process)
 import smsc as smpp  # noqa: E402
 
 GW = "sms.localhost"
@@ -40,25 +41,6 @@ PHONE_JID = PHONE + "@" + GW
 
 class Ctx:
     pass
-
-
-def stop(p, timeout=10):
-    if p is not None and p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    return p.returncode if p is not None else None
-
-
-def read(ctx, name):
-    try:
-        with open(os.path.join(ctx.dir, name), errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def write_gateway_conf(ctx, path=None, password=SMPP_PW):
@@ -91,16 +73,17 @@ def start_gateway(ctx):
         if r.get("type") == "result":
             break
         check(ctx.gw.poll() is None and time.monotonic() < deadline,
-              "tern-sms does not serve %s; log:\n%s" % (GW, read(ctx, "tern-sms.log")[-3000:]))
+              "tern-sms does not serve %s; log:\n%s"
+              % (GW, read_text(ctx.dir, "tern-sms.log")[-3000:]))
         time.sleep(0.2)
     c.close()
 
 
 def stop_gateway(ctx):
-    rc = stop(ctx.gw)
+    rc = stop_process(ctx.gw)
     if rc != 0:
         TERND_PROBLEMS.append("tern-sms exited with %s; log:\n%s"
-                              % (rc, read(ctx, "tern-sms.log")[-3000:]))
+                              % (rc, read_text(ctx.dir, "tern-sms.log")[-3000:]))
     ctx.gw = None
 
 
@@ -127,11 +110,7 @@ def teardown(ctx):
         c.close()
     if ctx.gw is not None:
         stop_gateway(ctx)
-    text = read(ctx, "tern-sms.log")
-    for marker in SANITIZER_MARKERS:
-        if marker in text:
-            TERND_PROBLEMS.append("tern-sms: %s\n%s" % (marker, text[-3000:]))
-            break
+    scan_log("tern-sms", read_text(ctx.dir, "tern-sms.log"))
     ctx.smsc.stop()
     ctx.t.cleanup()
 

@@ -12,8 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import (HOST, NS_CLIENT, SANITIZER_MARKERS, TERND_PROBLEMS, Ternd,  # noqa: E402
-                     XmppTimeout, binary, check, error_condition, q, run_tests, to_str)
+from ternlib import (HOST, NS_CLIENT, Ternd, XmppTimeout, binary, check, error_condition,  # noqa: E402
+                     q, run_tests, scan_log, stop_process, to_str)
 
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_REGISTER = "jabber:iq:register"
@@ -69,25 +69,10 @@ def teardown(ctx):
     for c in ctx.open:
         c.close()
     for p in ctx.procs.values():  # only what this file started, by pid
-        stop_proc(p)
+        stop_process(p)
     for domain in ctx.procs:  # sanitizer or GLib reports count like a ternd's
-        text = echo_log(ctx, domain)
-        for marker in SANITIZER_MARKERS:
-            if marker in text:
-                TERND_PROBLEMS.append("tern-echo %s: %s\n%s" % (domain, marker, text[-3000:]))
-                break
+        scan_log("tern-echo " + domain, echo_log(ctx, domain))
     ctx.t.cleanup()
-
-
-def stop_proc(p, timeout=10):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    return p.returncode
 
 
 def start_echo(ctx, domain, fd_filler=False, holes=None):
@@ -224,7 +209,7 @@ def test_echo(ctx):
 
 def test_registration_survives_restart(ctx):
     """The LMDB store keeps the registration across a restart of the transport."""
-    check(stop_proc(ctx.echo) == 0, "SIGTERM: clean exit; log:\n" + echo_log(ctx, ECHO)[-2000:])
+    check(stop_process(ctx.echo) == 0, "SIGTERM: clean exit; log:\n" + echo_log(ctx, ECHO)[-2000:])
     ctx.echo = start_echo(ctx, ECHO)
     wait_served(ctx, ECHO)
     c = login(ctx, "alice")
@@ -277,7 +262,7 @@ def test_fd_setsize_refused(ctx):
     m = c.wait_message(is_msg("x@full.localhost", "error"))
     check(error_condition(m) == "service-unavailable", "not connected: ternd bounces", m)
     c.close()
-    check(stop_proc(p) == 0, "clean exit on SIGTERM; log:\n" +
+    check(stop_process(p) == 0, "clean exit on SIGTERM; log:\n" +
           echo_log(ctx, "full.localhost")[-2000:])
 
 
@@ -298,7 +283,7 @@ def test_fd_setsize_spare_slot(ctx):
                      if os.readlink("/proc/%d/fd/%s" % (p.pid, f)).startswith("socket:"))
     check(sockets and sockets[0] < 1024, "its component socket is below 1024: %s" % sockets)
     c.close()
-    check(stop_proc(p) == 0, "clean exit")
+    check(stop_process(p) == 0, "clean exit")
 
 
 if __name__ == "__main__":

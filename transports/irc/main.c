@@ -8,9 +8,6 @@
 #include "transports/irc/config.h"
 #include "transports/irc/ircconn.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
 #define STOP_GRACE_MS 3000
 
 /* XEP-0077 fields, stored per user: the default nick, and the SASL PLAIN account of the
@@ -92,35 +89,12 @@ static char *on_legacy_to_jid(TtTransport *t, const char *legacy, gpointer d)
 int main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL;
-    gboolean check_only = FALSE, version = FALSE, example = FALSE;
-    GOptionEntry options[] = {
-        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-         "configuration file (default " SYSCONFDIR "/tern-irc.conf)", "FILE"},
-        {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_only, "check the configuration and exit",
-         NULL},
-        {"print-example-config", 0, 0, G_OPTION_ARG_NONE, &example,
-         "print the documented example configuration", NULL},
-        {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
-        {NULL},
-    };
-    g_autoptr(GOptionContext) oc = g_option_context_new("— Tern IRC gateway (XEP-0114 component)");
-    g_option_context_add_main_entries(oc, options, NULL);
+    gboolean check_only;
+    int status = tt_command_line("tern-irc", "— Tern IRC gateway (XEP-0114 component)",
+                                 irc_config_example, &argc, &argv, &config_path, &check_only);
+    if (status >= 0)
+        return status;
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error)) {
-        fprintf(stderr, "tern-irc: %s\n", error->message);
-        return 2;
-    }
-    if (version) {
-        printf("tern-irc %s\n", PACKAGE_VERSION);
-        return 0;
-    }
-    if (example) {
-        g_autofree char *text = irc_config_example();
-        fputs(text, stdout);
-        return 0;
-    }
-    if (!config_path)
-        config_path = g_strdup(SYSCONFDIR "/tern-irc.conf");
     g_autoptr(IrcGwConfig) cfg = irc_config_load(config_path, &error);
     if (!cfg) {
         fprintf(stderr, "tern-irc: %s\n", error->message); /* names the file */

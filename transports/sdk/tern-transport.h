@@ -128,6 +128,16 @@ TtShow tt_show_from_presence(xmpp_stanza_t *presence);
 guint tt_backoff_delay(guint attempt, guint min_ms, guint max_ms, GRand *rand);
 
 /* ------------------------------------------------------------------------------------ */
+/* The command line every transport program shares */
+
+/* Parse argv: -c/--config FILE (default SYSCONFDIR/<program>.conf), --check-config,
+ * --print-example-config (prints example(), transfer full), -V/--version. Returns -1 to go
+ * on with *config_path (transfer full) and *check_only set; otherwise the exit status
+ * after printing what was asked (0) or the error (2). */
+int tt_command_line(const char *program, const char *summary, char *(*example)(void), int *argc,
+                    char ***argv, char **config_path, gboolean *check_only);
+
+/* ------------------------------------------------------------------------------------ */
 /* The component */
 
 typedef struct TtTransport TtTransport;
