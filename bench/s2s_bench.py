@@ -34,6 +34,9 @@ def main():
                     help="self-signed certificates and dialback instead of a CA and SASL EXTERNAL")
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--type", default="chat",
+                    help="message type: chat (archived by XEP-0313 on both servers) or "
+                    "headline (never archived: the link alone)")
     args = ap.parse_args()
     builddir = os.path.abspath(args.builddir)
     os.environ["TERN_BUILDDIR"] = builddir
@@ -71,7 +74,7 @@ def main():
                "--host", ta.host, "--port", str(ta.port), "--domain", A,
                "--host2", tb.host, "--port2", str(tb.port), "--domain2", B,
                "--register", "--pairs", str(args.pairs), "--duration", str(args.duration),
-               "--tls", "none", "--json", "--quiet",
+               "--tls", "none", "--json", "--quiet", "--type", args.type,
                "--server-pid", str(ta.proc.pid)]  # window CPU of a.bench's ternd
         print("# " + " ".join(cmd), flush=True)
         cpu0 = {d: proc_cpu(t.proc.pid) for d, t in ternds.items()}
@@ -83,7 +86,8 @@ def main():
         for row in links:
             print("# link on %s: %s" % (row["local"], " ".join("%s=%s" % kv for kv in
                                                              row.items())))
-        out = {"s2s_auth": "dialback" if args.dialback else "sasl-external", "loadgen_rc": r.returncode,
+        out = {"s2s_auth": "dialback" if args.dialback else "sasl-external", "type": args.type,
+               "loadgen_rc": r.returncode,
                "ternd_cpu_seconds_total": {d: round(cpu1[d] - cpu0[d], 2) for d in ternds}}
         try:
             res = json.loads(r.stdout)

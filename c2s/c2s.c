@@ -80,6 +80,32 @@ static void phase_timer(C2sSession *cs, const char *key)
                         : 0;
 }
 
+Conn *c2s_accept_framed(const ConnSink *sink, gpointer sink_ud, const char *peer_ip,
+                        gboolean secure)
+{
+    if (!server || server->shutting_down)
+        return NULL;
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(per_ip, peer_ip));
+    if (n >= (guint)config_get_int(server->config, "limits", "c2s_connections_per_ip")) {
+        g_message("c2s: refusing a web connection from %s: %u already open", peer_ip, n);
+        return NULL;
+    }
+    g_hash_table_insert(per_ip, g_strdup(peer_ip), GUINT_TO_POINTER(n + 1));
+    C2sSession *cs = g_new0(C2sSession, 1);
+    cs->srv = server;
+    cs->link.data = cs;
+    cs->peer_ip = g_strdup(peer_ip);
+    cs->since = g_get_real_time();
+    cs->stream = stream_new_framed(&c2s_kind, sink, sink_ud, peer_ip, secure, cs);
+    phase_timer(cs, "stream_open_timeout");
+    XmlLimits lim = c2s_limits(FALSE);
+    stream_set_limits(cs->stream, &lim);
+    stream_set_max_outbuf(cs->stream, server->outbuf_size);
+    stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
+    g_queue_push_tail_link(&sessions, &cs->link);
+    return stream_conn(cs->stream);
+}
+
 static void c2s_accept(int fd, const struct sockaddr *addr, gboolean direct_tls)
 {
     if (server->shutting_down) {
@@ -113,6 +139,9 @@ static void c2s_accept(int fd, const struct sockaddr *addr, gboolean direct_tls)
     XmlLimits lim = c2s_limits(FALSE);
     stream_set_limits(cs->stream, &lim);
     stream_set_max_outbuf(cs->stream, server->outbuf_size);
+    conn_set_read_rate(stream_conn(cs->stream),
+                       config_get_int(server->config, "limits", "c2s_read_rate"),
+                       config_get_int(server->config, "limits", "c2s_read_burst"));
     stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
     g_queue_push_tail_link(&sessions, &cs->link);
     if (direct_tls) /* XEP-0368 */
@@ -227,7 +256,8 @@ static gboolean c2s_on_open(Stream *s, const char *to, const char *from, const c
 
 static gboolean tls_allowed_to_auth(C2sSession *cs)
 {
-    return stream_is_tls(cs->stream) || !config_get_bool(server->config, "c2s", "require_tls");
+    /* a framed stream is secure when its transport is (HTTPS, or a loopback peer) */
+    return stream_is_secure(cs->stream) || !config_get_bool(server->config, "c2s", "require_tls");
 }
 
 /* XEP-0478: tell the client the limits it must stay under. */
@@ -248,7 +278,7 @@ static void c2s_features(Stream *s, XmlNode *features)
     limits_feature(cs, features);
     switch (cs->state) {
     case C2S_STATE_CONNECTED:
-        if (!stream_is_tls(s)) { /* RFC 6120 §5.3.1 */
+        if (!stream_is_tls(s) && !stream_is_framed(s)) { /* RFC 6120 §5.3.1; RFC 7395 §3.8 */
             XmlNode *st = xml_node_add_child(features, NS_TLS, "starttls");
             if (config_get_bool(server->config, "c2s", "require_tls"))
                 xml_node_add_child(st, NULL, "required");
@@ -423,7 +453,7 @@ static void c2s_on_element(Stream *s, XmlNode *el)
     case C2S_STATE_CONNECTED:
         if (xml_node_is(el, NS_TLS, "starttls")) {
             xml_node_free(el);
-            if (stream_is_tls(s)) {
+            if (stream_is_tls(s) || stream_is_framed(s)) { /* framed: TLS is the transport's */
                 conn_write_str(stream_conn(s), "<failure xmlns='" NS_TLS "'/>");
                 stream_close(s);
                 return;

@@ -55,6 +55,13 @@ struct C2sSession {
 };
 
 gboolean c2s_init(Server *srv, GError **error);
+/* A client session over a web transport (http/ws.c, http/bosh.c): an RFC 7395 framed stream
+ * on a virtual connection, the same session otherwise (SASL, bind, XEP-0198, limits,
+ * timeouts). Returns the connection to feed (borrowed: valid until sink->close is called or
+ * the transport calls conn_virtual_gone()), or NULL when refused (shutting down, too many
+ * connections from peer_ip). secure: HTTPS or a loopback peer (PLAIN and auth allowed). */
+Conn *c2s_accept_framed(const ConnSink *sink, gpointer sink_ud, const char *peer_ip,
+                        gboolean secure);
 void c2s_fini(void);
 /* Send a stanza to this client (borrowed). With stream management it is kept until the
  * client acknowledges it; a hibernating session only queues. */

@@ -442,11 +442,13 @@ static gboolean mam_init(Server *srv, GError **error)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)xml_node_free);
     disco_add_account_feature(NS_MAM);
     disco_add_feature(NS_SID);
+    conn_add_before_flush(commit_now); /* archived before the turn's output leaves */
     return TRUE;
 }
 
 static void mam_fini(void)
 {
+    conn_remove_before_flush(commit_now);
     commit_now();
     g_clear_pointer(&prefs_cache, g_hash_table_destroy);
 }

@@ -111,9 +111,19 @@ static HookResult on_offline(const char *event, gpointer data, gpointer ud)
     m->xml = xml_node_to_string(copy);
     g_ptr_array_add(pending, m);
     (*count)++;
-    if (!commit_src) /* before this iteration's output: G_PRIORITY_HIGH */
+    if (!commit_src) /* before this iteration's output: commit_before_flush, or an idle */
         commit_src = g_idle_add_full(G_PRIORITY_HIGH, commit_cb, NULL, NULL);
     return HOOK_HANDLED;
+}
+
+/* The flusher calls this before it writes a turn's output (router/conn.c): stored, then
+ * acknowledged, in one turn. The idle above commits when the turn has no output. */
+static void commit_before_flush(void)
+{
+    if (commit_src) {
+        g_source_remove(commit_src);
+        commit_cb(NULL);
+    }
 }
 
 /* Offline messages go out in chunks that fit the outbound buffer; a chunk leaves storage
@@ -297,11 +307,13 @@ static gboolean offline_init(Server *srv, GError **error)
     pending = g_ptr_array_new_with_free_func(pending_free);
     counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     disco_add_feature(NS_OFFLINE);
+    conn_add_before_flush(commit_before_flush);
     return TRUE;
 }
 
 static void offline_fini(void)
 {
+    conn_remove_before_flush(commit_before_flush);
     if (commit_src) { /* shutdown: what was accepted gets written */
         g_source_remove(commit_src);
         commit_cb(NULL);

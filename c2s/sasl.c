@@ -33,7 +33,7 @@ static gboolean plus_available(C2sSession *cs)
 
 static gboolean mech_offered(C2sSession *cs, const char *mech)
 {
-    gboolean tls = stream_is_tls(cs->stream);
+    gboolean tls = stream_is_secure(cs->stream); /* TLS, or HTTPS/loopback for web streams */
     if (!strcmp(mech, "SCRAM-SHA-256") || !strcmp(mech, "SCRAM-SHA-1"))
         return TRUE;
     if (!strcmp(mech, "SCRAM-SHA-256-PLUS") || !strcmp(mech, "SCRAM-SHA-1-PLUS"))
@@ -296,7 +296,7 @@ void sasl_handle(C2sSession *cs, XmlNode *el)
     g_autoptr(XmlNode) owned = el;
     if (cs->delay_src)
         return; /* still answering the last failure */
-    if (!stream_is_tls(cs->stream) && config_get_bool(cs->srv->config, "c2s", "require_tls")) {
+    if (!stream_is_secure(cs->stream) && config_get_bool(cs->srv->config, "c2s", "require_tls")) {
         send_failure_now(cs, SASL_FAIL_ENCRYPTION_REQUIRED);
         return;
     }

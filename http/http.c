@@ -11,12 +11,15 @@ static Server *server;
 static SoupServer *soup;
 static gint64 started; /* monotonic µs */
 static gsize max_body;
+static gsize bosh_max_body;
 static gboolean https;
 static char *listen_addr;
 
-/* The one route table: every URL the server answers. BOSH (POST /http-bind) and WebSocket
- * (GET /xmpp-websocket) are added here when they land. */
+/* The one route table: every URL the server answers. WebSocket (GET /xmpp-websocket) is the
+ * one exception: libsoup's own handler at that path (http/ws.c), set up in http_init(). */
 static const HttpRoute routes[] = {
+    {"POST", HTTP_PATH_BOSH, HTTP_AUTH_NONE, http_bosh}, /* authenticated by SASL inside */
+    {"OPTIONS", HTTP_PATH_BOSH, HTTP_AUTH_NONE, http_bosh_options}, /* CORS preflight */
     {"POST", "/api/v1/push", HTTP_AUTH_PUSH, http_api_push},
     {"GET", "/api/v1/users", HTTP_AUTH_ADMIN, http_api_users_list},
     {"POST", "/api/v1/users", HTTP_AUTH_ADMIN, http_api_users_create},
@@ -268,6 +271,13 @@ static gboolean route_match(const char *pattern, char **segs, GPtrArray *params)
 
 /* ---- authorization (RFC 6750) ---- */
 
+static gboolean peer_is_loopback(SoupServerMessage *msg);
+
+gboolean http_peer_secure(SoupServerMessage *msg)
+{
+    return https || peer_is_loopback(msg);
+}
+
 static gboolean peer_is_loopback(SoupServerMessage *msg)
 {
     GSocketAddress *sa = soup_server_message_get_remote_address(msg);
@@ -327,8 +337,15 @@ static gboolean authorize(HttpRequest *req, HttpAuth auth, char **token_name)
 /* Chunked bodies are counted as they come, and dropped past max_body. */
 typedef struct {
     GByteArray *buf;
+    gsize limit;
     gboolean too_big;
 } BodyCollect;
+
+/* BOSH bodies carry stanzas: their own, larger limit. */
+static gsize body_limit(const char *path)
+{
+    return path && !strcmp(path, HTTP_PATH_BOSH) ? bosh_max_body : max_body;
+}
 
 static void body_collect_free(gpointer p)
 {
@@ -344,7 +361,7 @@ static void on_got_chunk(SoupServerMessage *msg, GBytes *chunk, gpointer ud)
     gsize len = g_bytes_get_size(chunk);
     if (bc->too_big)
         return;
-    if (bc->buf->len + len > max_body) {
+    if (bc->buf->len + len > bc->limit) {
         bc->too_big = TRUE;
         g_byte_array_set_size(bc->buf, 0);
         return;
@@ -359,7 +376,7 @@ static void on_early(SoupServer *s, SoupServerMessage *msg, const char *path, GH
     SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
     SoupEncoding enc = soup_message_headers_get_encoding(h);
     if (enc == SOUP_ENCODING_CONTENT_LENGTH &&
-        soup_message_headers_get_content_length(h) > (goffset)max_body) {
+        soup_message_headers_get_content_length(h) > (goffset)body_limit(path)) {
         soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
                                      "close");
         reply_error_msg(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the body is too large");
@@ -368,6 +385,7 @@ static void on_early(SoupServer *s, SoupServerMessage *msg, const char *path, GH
     if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF) {
         BodyCollect *bc = g_new0(BodyCollect, 1);
         bc->buf = g_byte_array_new();
+        bc->limit = body_limit(path);
         soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
         g_object_set_data_full(G_OBJECT(msg), "tern-body", bc, body_collect_free);
         g_signal_connect(msg, "got-chunk", G_CALLBACK(on_got_chunk), bc);
@@ -434,7 +452,7 @@ static void on_request(SoupServer *s, SoupServerMessage *msg, const char *path, 
         body = g_bytes_new(bc->buf->data, bc->buf->len);
     else
         body = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-    if (g_bytes_get_size(body) > max_body) { /* belt and braces */
+    if (g_bytes_get_size(body) > body_limit(path)) { /* belt and braces */
         http_reply_error(&req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the body is too large");
         return;
     }
@@ -505,6 +523,7 @@ gboolean http_init(Server *srv, GError **error)
     if (!*addr)
         return TRUE;
     max_body = (gsize)config_get_int(srv->config, "http", "max_body");
+    bosh_max_body = (gsize)config_get_int(srv->config, "http", "bosh_max_body");
     https = config_get_bool(srv->config, "http", "tls");
     listen_addr = g_strdup(addr);
     soup = soup_server_new("server-header", TERN_NAME, "raw-paths", TRUE, NULL);
@@ -512,6 +531,12 @@ gboolean http_init(Server *srv, GError **error)
         return FALSE;
     soup_server_add_early_handler(soup, NULL, on_early, NULL, NULL);
     soup_server_add_handler(soup, NULL, on_request, NULL, NULL);
+    http_bosh_init(srv);
+    if (config_get_bool(srv->config, "http", "websocket")) {
+        /* its own handler at the path; bodies are limited as everywhere */
+        soup_server_add_early_handler(soup, HTTP_PATH_WEBSOCKET, on_early, NULL, NULL);
+        http_ws_init(srv, soup);
+    }
     if (!listen_on(addr, error))
         return FALSE;
     http_metrics_init(srv);
@@ -543,6 +568,8 @@ static void drain_worker_threads(void)
 void http_fini(void)
 {
     if (soup) {
+        http_ws_fini();
+        http_bosh_fini();
         soup_server_disconnect(soup);
         g_clear_object(&soup);
         http_metrics_fini();

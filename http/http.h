@@ -98,5 +98,19 @@ void http_host_meta_json(HttpRequest *req);
 void http_console_redirect(HttpRequest *req);
 void http_console_file(HttpRequest *req);
 
+/* XEP-0156 / RFC 7395 / XEP-0206 paths on this listener (clients hard-code them). */
+#define HTTP_PATH_BOSH "/http-bind"
+#define HTTP_PATH_WEBSOCKET "/xmpp-websocket"
+/* HTTPS, or a peer on a loopback address: web client streams may authenticate. */
+gboolean http_peer_secure(SoupServerMessage *msg);
+/* http/ws.c: RFC 7395 at HTTP_PATH_WEBSOCKET (a libsoup WebSocket handler). */
+void http_ws_init(Server *srv, SoupServer *soup);
+void http_ws_fini(void);
+/* http/bosh.c: XEP-0124/0206 at HTTP_PATH_BOSH (routes of the table). */
+void http_bosh_init(Server *srv);
+void http_bosh_fini(void);
+void http_bosh(HttpRequest *req);
+void http_bosh_options(HttpRequest *req);
+
 /* Seconds since http_init (ternd's start). */
 gint64 http_uptime(void);

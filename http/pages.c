@@ -9,8 +9,8 @@
 /* XEP-0156 §3.2: the connection methods of this HTTP server (BOSH and WebSocket). */
 #define REL_BOSH "urn:xmpp:alt-connections:xbosh"
 #define REL_WEBSOCKET "urn:xmpp:alt-connections:websocket"
-#define PATH_BOSH "/http-bind"
-#define PATH_WEBSOCKET "/xmpp-websocket"
+#define PATH_BOSH HTTP_PATH_BOSH
+#define PATH_WEBSOCKET HTTP_PATH_WEBSOCKET
 
 /* Generated from http/console/ at build time (Makefile.am). */
 extern const char http_console_index_html[];

@@ -38,6 +38,11 @@ void conn_write(Conn *c, const char *buf, gsize len);
 void conn_write_str(Conn *c, const char *s);
 /* Try to write queued bytes now. */
 void conn_flush(Conn *c);
+/* Group commits (c2s/mod_offline.c, c2s/mod_mam.c): fn runs in each main-loop turn that has
+ * output to write, before it is written, so that whatever that output acknowledges is
+ * durable first and the output still leaves in the same turn. Process-wide, at most 8. */
+void conn_add_before_flush(void (*fn)(void));
+void conn_remove_before_flush(void (*fn)(void));
 /* Flush what is queued, then shut the connection down (TLS close_notify, then close).
  * on_closed is called when done (err NULL). Reading stops at once. */
 void conn_close(Conn *c);
@@ -55,6 +60,34 @@ guint64 conn_wire_sent(const Conn *c);
 guint64 conn_wire_acked(const Conn *c);
 /* Pause/resume reading (flow control). */
 void conn_pause_reading(Conn *c, gboolean paused);
+/* Read rate (token bucket): at most bytes_per_s on average, burst at once (0: one
+ * second's worth; the bucket starts full). When it is empty reading stops (the bytes wait
+ * in the kernel, TCP pushes back) and resumes from a timer; nothing is dropped.
+ * bytes_per_s 0 = unlimited (the default). Counts plaintext (after TLS). */
+void conn_set_read_rate(Conn *c, guint64 bytes_per_s, guint64 burst);
+
+/* ---- the virtual kind: no socket, a message transport (WebSocket, BOSH) behind it ----
+ * Every conn_write() is one message: at flush time (once per main-loop turn, as for tcp)
+ * each is handed to sink->send in order, boundaries kept. conn_close() flushes, then calls
+ * sink->close; so does any other end of the connection that the transport did not report
+ * itself (outbound buffer overflow, conn_free). After sink->close the transport must not
+ * touch the Conn again. conn_when_sent marks complete when the bytes reached sink->send. */
+typedef struct {
+    /* One message (borrowed for the call). */
+    void (*send)(gpointer sink_ud, const char *buf, gsize len);
+    /* The Conn ends: close the transport. Called once, never after conn_virtual_gone(). */
+    void (*close)(gpointer sink_ud);
+} ConnSink;
+/* peer_addr copied; secure: HTTPS or a loopback peer (see conn_is_secure). */
+Conn *conn_new_virtual(const ConnCallbacks *cb, gpointer ud, const ConnSink *sink, gpointer sink_ud,
+                       const char *peer_addr, gboolean secure);
+/* The transport received one message: on_data with exactly these bytes (if still open). */
+void conn_virtual_feed(Conn *c, const char *buf, gsize len);
+/* The transport is gone: on_closed follows with CONN_ERROR_EOF; sink is never called again. */
+void conn_virtual_gone(Conn *c);
+gboolean conn_is_virtual(const Conn *c);
+/* TLS, or a virtual connection its transport vouches for (HTTPS, loopback). */
+gboolean conn_is_secure(const Conn *c);
 
 /* Server-side TLS: after the queued plaintext (e.g. <proceed/>) is written, start the
  * handshake. Bytes read but not yet delivered are discarded (RFC 6120 §5.4.3.3).

@@ -38,10 +38,36 @@ struct Stream {
     StreamErr deadline_err;
     guint close_src;
     guint closed_idle;
-    GString *out; /* scratch for serialization */
+    GString *out; /* scratch for serialization: the thread's, see stream_scratch() */
+
+    /* RFC 7395 framing (stream_new_framed) */
+    gboolean framed;       /* one element per message, over a virtual Conn */
+    XmlNode *framed_el;    /* input: the element of the message being parsed */
+    gboolean framed_extra; /* input: the root closed inside a message */
 };
 
 static const XmlParserCallbacks parser_cb;
+
+/* Serialization scratch shared by the streams of a thread. Every use is: truncate,
+ * serialize, conn_write() (which copies), with nothing in between that could reach another
+ * stream; so no stream keeps a buffer the size of its largest stanza (memory per idle
+ * session: ~1 KiB). */
+static GString *stream_scratch(void)
+{
+    static __thread GString *scratch;
+    if (!scratch)
+        scratch = g_string_sized_new(4096);
+    return scratch;
+}
+
+#define FRAMING_CLOSE "<close xmlns='" NS_FRAMING "'/>"
+
+/* Framed streams have a parser only while a message is parsed. */
+static void parser_stop(Stream *s)
+{
+    if (s->parser)
+        xml_parser_stop(s->parser);
+}
 
 char *stream_random_id(void)
 {
@@ -71,6 +97,12 @@ static void stream_new_parser(Stream *s)
 }
 
 static void send_header(Stream *s);
+
+static gboolean is_content_ns(const char *ns)
+{
+    return !strcmp(ns, XML_NS_CLIENT) || !strcmp(ns, XML_NS_SERVER) ||
+           !strcmp(ns, XML_NS_COMPONENT);
+}
 
 /* Enter CLOSING and tell the owner once (it stops routing to this stream at once). */
 static void stream_set_closing(Stream *s)
@@ -211,7 +243,7 @@ Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner)
     s->owner = owner;
     s->id = stream_random_id();
     s->lang = g_strdup("en");
-    s->out = g_string_sized_new(256);
+    s->out = stream_scratch();
     s->limits = (XmlLimits){
         .max_stanza_bytes = 16384, .max_depth = 64, .max_attrs = 64, .max_header_bytes = 4096};
     s->conn = conn_new(fd, &conn_cb, s);
@@ -231,7 +263,6 @@ void stream_free(Stream *s)
         g_source_remove(s->closed_idle);
     conn_free(s->conn);
     xml_parser_free(s->parser);
-    g_string_free(s->out, TRUE);
     g_free(s->id);
     g_free(s->peer_id);
     g_free(s->tls_sni);
@@ -276,6 +307,16 @@ gboolean stream_is_tls(const Stream *s)
     return conn_is_tls(s->conn);
 }
 
+gboolean stream_is_framed(const Stream *s)
+{
+    return s->framed;
+}
+
+gboolean stream_is_secure(const Stream *s)
+{
+    return conn_is_secure(s->conn);
+}
+
 const char *stream_peer_addr(const Stream *s)
 {
     return conn_peer_addr(s->conn);
@@ -284,7 +325,8 @@ const char *stream_peer_addr(const Stream *s)
 void stream_set_limits(Stream *s, const XmlLimits *limits)
 {
     s->limits = *limits;
-    xml_parser_set_limits(s->parser, limits);
+    if (s->parser)
+        xml_parser_set_limits(s->parser, limits);
 }
 
 void stream_set_max_outbuf(Stream *s, gsize max)
@@ -312,9 +354,14 @@ static void send_header(Stream *s)
 {
     if (s->header_sent)
         return;
-    GString *h = g_string_new("<?xml version='1.0'?><stream:stream xmlns='");
-    xml_escape_append(h, s->kind->content_ns, -1);
-    g_string_append(h, "' xmlns:stream='" XML_NS_STREAMS "' id='");
+    GString *h;
+    if (s->framed) { /* RFC 7395 §3.3.2 */
+        h = g_string_new("<open xmlns='" NS_FRAMING "' id='");
+    } else {
+        h = g_string_new("<?xml version='1.0'?><stream:stream xmlns='");
+        xml_escape_append(h, s->kind->content_ns, -1);
+        g_string_append(h, "' xmlns:stream='" XML_NS_STREAMS "' id='");
+    }
     xml_escape_append(h, s->id, -1);
     g_string_append(h, "'");
     if (s->local_domain) {
@@ -333,7 +380,7 @@ static void send_header(Stream *s)
         g_string_append(h, " version='1.0'");
     g_string_append(h, " xml:lang='");
     xml_escape_append(h, s->lang, -1);
-    g_string_append(h, "'>");
+    g_string_append(h, s->framed ? "'/>" : "'>");
     conn_write(s->conn, h->str, h->len);
     g_string_free(h, TRUE);
     s->header_sent = TRUE;
@@ -399,9 +446,11 @@ static void parser_stream_open(gpointer ud, const char *ns, const char *name, co
     if (s->kind->features)
         s->kind->features(s, features);
     g_string_truncate(s->out, 0);
-    g_string_append(s->out, "<stream:features>");
+    /* framed: a standalone document, each child declares its namespace */
+    g_string_append(s->out, s->framed ? "<stream:features xmlns:stream='" XML_NS_STREAMS "'>"
+                                      : "<stream:features>");
     for (XmlNode *f = xml_node_first_element(features); f; f = xml_node_next_element(f, NULL, NULL))
-        xml_node_serialize(f, s->kind->content_ns, s->out);
+        xml_node_serialize(f, s->framed ? "" : s->kind->content_ns, s->out);
     g_string_append(s->out, "</stream:features>");
     conn_write(s->conn, s->out->str, s->out->len);
 }
@@ -424,7 +473,7 @@ static void parser_stream_close(gpointer ud)
     if (s->state == STREAM_STATE_OPEN)
         conn_write_str(s->conn, "</stream:stream>");
     stream_set_closing(s);
-    xml_parser_stop(s->parser);
+    parser_stop(s);
     conn_close(s->conn);
 }
 
@@ -461,6 +510,158 @@ static const XmlParserCallbacks parser_cb = {
     .error = parser_error,
 };
 
+/* ---- RFC 7395 framed input: one element per message ---- */
+
+static void framed_root_open(gpointer ud, const char *ns, const char *name, const XmlAttr *attrs,
+                             guint nattrs, const char *default_ns)
+{
+    /* the synthetic root of the message's document: nothing to do */
+}
+
+static void framed_parser_element(gpointer ud, XmlNode *el)
+{
+    Stream *s = ud;
+    xml_node_free(s->framed_el); /* never set here: the parser stops after one element */
+    s->framed_el = el;
+    xml_parser_stop(s->parser); /* whatever follows in the message is looked at by the caller */
+}
+
+static void framed_parser_close(gpointer ud)
+{
+    Stream *s = ud;
+    s->framed_extra = TRUE; /* </stream:stream> inside a message: not one element */
+    xml_parser_stop(s->parser);
+}
+
+static const XmlParserCallbacks framed_parser_cb = {
+    .stream_open = framed_root_open,
+    .element = framed_parser_element,
+    .stream_close = framed_parser_close,
+    .error = parser_error,
+};
+
+static gboolean only_space(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            return FALSE;
+    return TRUE;
+}
+
+/* The peer's <close/> (RFC 7395 §3.6): answer it (unless we closed first) and end. */
+static void framed_peer_close(Stream *s)
+{
+    if (s->end_reason == STREAM_END_NONE)
+        s->end_reason = STREAM_END_PEER_CLOSE;
+    if (s->state == STREAM_STATE_OPEN || s->state == STREAM_STATE_WAIT_OPEN)
+        conn_write_str(s->conn, FRAMING_CLOSE);
+    stream_set_closing(s);
+    conn_close(s->conn);
+}
+
+static void framed_element(Stream *s, XmlNode *el)
+{
+    if (xml_node_is(el, NS_FRAMING, "close")) {
+        xml_node_free(el);
+        framed_peer_close(s);
+        return;
+    }
+    if (s->state == STREAM_STATE_CLOSING) { /* we closed: only its <close/> matters now */
+        xml_node_free(el);
+        return;
+    }
+    if (xml_node_is(el, NS_FRAMING, "open")) {
+        g_autoptr(XmlNode) owned = el;
+        if (s->state != STREAM_STATE_WAIT_OPEN) {
+            stream_error(s, STREAM_ERR_BAD_FORMAT, "<open/> on an open stream without a restart");
+            return;
+        }
+        /* the same checks as a stream header: version, 'to', language */
+        parser_stream_open(s, XML_NS_STREAMS, "stream", el->attrs, el->nattrs, s->kind->content_ns);
+        return;
+    }
+    if (s->state != STREAM_STATE_OPEN) {
+        xml_node_free(el);
+        stream_error(s, STREAM_ERR_INVALID_NAMESPACE,
+                     "the stream starts with <open xmlns='" NS_FRAMING "'/>");
+        return;
+    }
+    s->kind->on_element(s, el);
+    if (s->restart == RESTART_SASL && s->state == STREAM_STATE_OPEN) {
+        /* RFC 7395 §3.4: the client opens the new stream with a new <open/> */
+        s->restart = RESTART_NONE;
+        g_free(s->id);
+        s->id = stream_random_id();
+        s->state = STREAM_STATE_WAIT_OPEN;
+        s->header_sent = FALSE;
+    }
+}
+
+static gboolean framed_data_cb(Conn *c, const char *buf, gsize len, gpointer ud)
+{
+    Stream *s = ud;
+    const char *end = buf + len;
+    if (s->state == STREAM_STATE_CLOSED)
+        return FALSE;
+    while (buf < end && only_space(buf, buf + 1))
+        buf++;
+    if (end - buf >= 5 && !memcmp(buf, "<?xml", 5)) { /* a standalone document may have one */
+        const char *q = g_strstr_len(buf, MIN(end - buf, 256), "?>");
+        if (q)
+            buf = q + 2;
+    }
+    /* Each message is parsed on its own, inside a root that declares the stream's content
+     * namespace (lenient to clients that leave xmlns='jabber:client' out), with the limits
+     * of the stream; the parser stops at the end of the first element. */
+    g_autofree char *root = g_strdup_printf("<stream:stream xmlns='%s' xmlns:stream='%s'>",
+                                            s->kind->content_ns, XML_NS_STREAMS);
+    s->parser = xml_parser_new(&framed_parser_cb, s, &s->limits);
+    s->framed_extra = FALSE;
+    XmlFeedResult r = xml_parser_feed(s->parser, root, strlen(root), NULL);
+    gsize consumed = 0;
+    if (r == XML_FEED_OK)
+        r = xml_parser_feed(s->parser, buf, (gsize)(end - buf), &consumed);
+    xml_parser_free(s->parser);
+    s->parser = NULL;
+    XmlNode *el = g_steal_pointer(&s->framed_el);
+    if (r == XML_FEED_ERROR || s->state == STREAM_STATE_CLOSED) { /* the error was sent */
+        xml_node_free(el);
+        return FALSE;
+    }
+    if (!el || s->framed_extra || !only_space(buf + consumed, end)) {
+        xml_node_free(el);
+        if (s->state == STREAM_STATE_CLOSING)
+            return FALSE;
+        stream_error(s, STREAM_ERR_NOT_WELL_FORMED,
+                     "a message holds exactly one complete element (RFC 7395 §3.3.3)");
+        return FALSE;
+    }
+    framed_element(s, el);
+    return s->state != STREAM_STATE_CLOSED;
+}
+
+static const ConnCallbacks framed_conn_cb = {
+    .on_data = framed_data_cb,
+    .on_closed = conn_closed_cb,
+};
+
+Stream *stream_new_framed(const StreamKind *kind, const ConnSink *sink, gpointer sink_ud,
+                          const char *peer_addr, gboolean secure, gpointer owner)
+{
+    Stream *s = g_new0(Stream, 1);
+    s->kind = kind;
+    s->owner = owner;
+    s->framed = TRUE;
+    s->id = stream_random_id();
+    s->lang = g_strdup("en");
+    s->out = stream_scratch();
+    s->limits = (XmlLimits){
+        .max_stanza_bytes = 16384, .max_depth = 64, .max_attrs = 64, .max_header_bytes = 4096};
+    s->state = STREAM_STATE_WAIT_OPEN;
+    s->conn = conn_new_virtual(&framed_conn_cb, s, sink, sink_ud, peer_addr, secure);
+    return s;
+}
+
 void stream_start_direct_tls(Stream *s, SSL_CTX *ctx)
 {
     conn_start_tls(s->conn, ctx);
@@ -477,7 +678,7 @@ void stream_starttls_client(Stream *s, SSL_CTX *ctx, const char *sni)
     s->tls_ctx = ctx;
     g_free(s->tls_sni);
     s->tls_sni = g_strdup(sni);
-    xml_parser_stop(s->parser);
+    parser_stop(s);
 }
 
 void stream_starttls(Stream *s, SSL_CTX *ctx)
@@ -485,13 +686,13 @@ void stream_starttls(Stream *s, SSL_CTX *ctx)
     conn_write_str(s->conn, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     s->restart = RESTART_TLS;
     s->tls_ctx = ctx;
-    xml_parser_stop(s->parser);
+    parser_stop(s);
 }
 
 void stream_restart(Stream *s)
 {
     s->restart = RESTART_SASL;
-    xml_parser_stop(s->parser);
+    parser_stop(s);
 }
 
 void stream_send(Stream *s, const XmlNode *el)
@@ -500,6 +701,10 @@ void stream_send(Stream *s, const XmlNode *el)
         return;
     g_string_truncate(s->out, 0);
     xml_node_serialize(el, s->kind->content_ns, s->out);
+    if (s->framed && is_content_ns(el->ns)) /* RFC 7395 §3.3.3: a standalone document */
+        g_string_insert(s->out, 1 + strlen(el->name),
+                        !strcmp(s->kind->content_ns, XML_NS_CLIENT) ? " xmlns='" XML_NS_CLIENT "'"
+                                                                    : " xmlns='" XML_NS_SERVER "'");
     conn_write(s->conn, s->out->str, s->out->len);
 }
 
@@ -523,12 +728,18 @@ void stream_error(Stream *s, StreamErr err, const char *text)
     send_header(s); /* RFC 6120 §4.9.1.2 */
     g_string_truncate(s->out, 0);
     stream_error_serialize(err, text, s->out);
-    g_string_append(s->out, "</stream:stream>");
-    conn_write(s->conn, s->out->str, s->out->len);
+    if (s->framed) { /* RFC 7395 §3.6.2: the error, then <close/>, each its own message */
+        g_string_insert(s->out, strlen("<stream:error"), " xmlns:stream='" XML_NS_STREAMS "'");
+        conn_write(s->conn, s->out->str, s->out->len);
+        conn_write_str(s->conn, FRAMING_CLOSE);
+    } else {
+        g_string_append(s->out, "</stream:stream>");
+        conn_write(s->conn, s->out->str, s->out->len);
+    }
     g_debug("%s stream %s from %s: stream error %s%s%s", s->kind->name, s->id,
             conn_peer_addr(s->conn), stream_err_condition(err), text ? ": " : "", text ? text : "");
     stream_set_closing(s);
-    xml_parser_stop(s->parser);
+    parser_stop(s);
     conn_close(s->conn);
 }
 
@@ -547,9 +758,9 @@ void stream_close(Stream *s)
     s->end_reason = STREAM_END_LOCAL;
     if (!s->header_sent)
         send_header(s);
-    conn_write_str(s->conn, "</stream:stream>");
+    conn_write_str(s->conn, s->framed ? FRAMING_CLOSE : "</stream:stream>");
     stream_set_closing(s);
-    xml_parser_stop(s->parser);
+    parser_stop(s);
     s->close_src = g_timeout_add_seconds(STREAM_CLOSE_TIMEOUT, close_timeout_cb, s);
 }
 

@@ -49,6 +49,21 @@ typedef struct {
 
 /* An incoming stream on a connected socket. The stream owns the connection. */
 Stream *stream_new_incoming(const StreamKind *kind, int fd, gpointer owner);
+
+/* RFC 7395 framing, used by WebSocket and BOSH (http/ws.c, http/bosh.c). An incoming stream
+ * on a virtual connection (router/conn.h) whose transport delivers one message per element:
+ * conn_virtual_feed() each message; each must be exactly one complete element (restricted
+ * XML, the stream's limits). <open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/> stands for
+ * the stream header (also after a restart), <close/> for </stream:stream>. Our output: one
+ * message per element, each a standalone document: <open/>, <stream:features
+ * xmlns:stream=...>, stanzas with xmlns='jabber:client', <stream:error xmlns:stream=...>,
+ * <close/>. No STARTTLS: security is the transport's (secure: HTTPS or loopback). */
+#define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
+Stream *stream_new_framed(const StreamKind *kind, const ConnSink *sink, gpointer sink_ud,
+                          const char *peer_addr, gboolean secure, gpointer owner);
+gboolean stream_is_framed(const Stream *s);
+/* TLS, or a framed stream whose transport is HTTPS or on loopback. */
+gboolean stream_is_secure(const Stream *s);
 /* An outgoing stream on a connected socket (s2s out). Set the local and peer domains, then
  * call stream_open() (plaintext / STARTTLS) or stream_start_direct_tls_client(): our header
  * goes first (from = local, to = peer), the peer's header and features follow. */

@@ -22,6 +22,14 @@
 
 #define TLS_SELF_SIGNED_DAYS 3653 /* 10 years */
 
+/* TLS 1.2 suites: forward-secret key exchange (ECDHE) and AEAD only, i.e. no static RSA,
+ * no CBC (Lucky13, padding oracles), no SHA-1 MACs, no RC4/3DES/NULL/EXPORT/anonymous
+ * (RFC 9325 §4.2). TLS 1.3 suites are all AEAD and forward secret: OpenSSL's default list. */
+#define TLS12_CIPHERS                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 GQuark tls_error_quark(void)
 {
     return g_quark_from_static_string("tern-tls-error-quark");
@@ -143,6 +151,7 @@ static SSL_CTX *tls_ctx_new(TlsStore *s, GError **error)
     }
     static const unsigned char sid_ctx[] = "tern";
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
         SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1) {
         set_openssl_error(error, "TLS context setup");
         SSL_CTX_free(ctx);
@@ -327,6 +336,7 @@ static SSL_CTX *tls_client_ctx_new(TlsStore *s, const char *pem, const char *key
     }
     static const unsigned char alpn[] = "\x0bxmpp-server"; /* XEP-0368 */
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
         SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1) != 0) {
         set_openssl_error(error, "TLS client context setup");
         SSL_CTX_free(ctx);

@@ -2,6 +2,9 @@
 /* router/xml.c — restricted-XML parser (RFC 6120 §11) on expat, element tree, serializer */
 
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <string.h>
 #include <expat.h>
@@ -12,6 +15,13 @@
 #define NS_SEP '\x01'
 /* Bytes handed to expat per XML_Parse call: bounds what expat buffers between limit checks */
 #define FEED_CHUNK 65536
+/* Expat's reparse deferral (CVE-2023-52425) waits with an incomplete token until its input
+ * has doubled, which keeps a huge tag fed a byte at a time linear instead of quadratic; but
+ * a complete tag could then wait for more input. So after each feed: an incomplete tail up
+ * to REPARSE_NOW_BYTES is re-parsed at once (cheap, and no stanza waits), a longer one at
+ * most every REPARSE_MS from a timer. */
+#define REPARSE_NOW_BYTES 4096
+#define REPARSE_MS 20
 
 #if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
 #define HAVE_REPARSE_DEFERRAL 1
@@ -598,8 +608,19 @@ struct XmlParser {
     gint64 fed;         /* bytes passed to expat so far */
     gint64 mark;        /* in a stanza: its first byte; else: end of the last event */
     gint64 stop_end;    /* end of the event during which xml_parser_stop() was called */
+    gint64 seen;        /* end of the last event expat reported; after it: an incomplete token */
+    GSource *reparse;   /* forces a deferred re-parse of a long incomplete token */
     XmlNode *result;    /* fragment mode: the parsed element */
     char *err_text;
+    /* Hibernation (see xml.h): while resting, xp and text are NULL. */
+    gint64 xp_base; /* bytes of the stream fed before the current expat parser's first */
+    char *root_tag; /* the stream header's start tag as received, to wake up with */
+    gsize root_tag_len;
+    gboolean replaying; /* feeding root_tag to a new expat parser: no callbacks */
+    gboolean replayed;  /* ... and expat reported its start tag */
+    gboolean queued;    /* in this thread's idle queue (idle_link) */
+    guint idle_gen;     /* the sweep generation when it was queued */
+    GList idle_link;
 };
 
 static void parser_fail(XmlParser *p, XmlError err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -621,14 +642,16 @@ static void parser_fail(XmlParser *p, XmlError err, const char *fmt, ...)
         p->cb.error(p->ud, err, p->err_text);
 }
 
+/* Offsets in the stream (not in what the current expat parser was fed: after a wake-up it
+ * was fed the saved root tag first) */
 static inline gint64 event_start(XmlParser *p)
 {
-    return (gint64)XML_GetCurrentByteIndex(p->xp);
+    return p->xp_base + (gint64)XML_GetCurrentByteIndex(p->xp);
 }
 
 static inline gint64 event_end(XmlParser *p)
 {
-    return (gint64)XML_GetCurrentByteIndex(p->xp) + XML_GetCurrentByteCount(p->xp);
+    return p->xp_base + (gint64)XML_GetCurrentByteIndex(p->xp) + XML_GetCurrentByteCount(p->xp);
 }
 
 /* Inside a stanza: has it grown past max_stanza_bytes (counted up to the current event)? */
@@ -727,6 +750,22 @@ static void split_qname(const char *qname, const char **ns, gsize *ns_len, const
     }
 }
 
+/* Keep the start tag's bytes as received: its namespace declarations (the default one and
+ * the stream prefix) are the context every later element is parsed in, and replaying the
+ * tag is the one way to give that context to a new expat parser. Without expat's input
+ * context (XML_CONTEXT_BYTES) the parser just never hibernates. */
+static void save_root_tag(XmlParser *p)
+{
+    int offset = 0, size = 0;
+    const char *ctx = XML_GetInputContext(p->xp, &offset, &size);
+    int count = XML_GetCurrentByteCount(p->xp);
+
+    if (ctx == NULL || offset < 0 || count <= 0 || offset + count > size)
+        return;
+    p->root_tag = g_memdup2(ctx + offset, (gsize)count);
+    p->root_tag_len = (gsize)count;
+}
+
 static void root_open(XmlParser *p, const XML_Char *qname, const XML_Char **atts, guint nattrs)
 {
     const char *ns, *local;
@@ -744,6 +783,7 @@ static void root_open(XmlParser *p, const XML_Char *qname, const XML_Char **atts
     p->depth = 1;
     p->mark = end;
     XML_SetNamespaceDeclHandler(p->xp, NULL, NULL);
+    save_root_tag(p);
     if (p->cb.stream_open == NULL)
         return;
 
@@ -799,6 +839,11 @@ static void XMLCALL on_start(void *ud, const XML_Char *qname, const XML_Char **a
 
     if (p->state != PARSER_LIVE)
         return;
+    if (p->replaying) {
+        p->replayed = TRUE;
+        return; /* waking up: the root was opened (and checked) long ago */
+    }
+    p->seen = event_end(p);
     while (atts[2 * nattrs] != NULL)
         nattrs++;
     if (p->lim.max_attrs != 0 && nattrs > p->lim.max_attrs) {
@@ -834,6 +879,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *qname)
 
     if (p->state != PARSER_LIVE)
         return;
+    p->seen = event_end(p);
     if (p->cur == NULL) {
         /* the stream root (the fragment's element always has cur set) */
         p->depth = 0;
@@ -867,6 +913,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 
     if (p->state != PARSER_LIVE)
         return;
+    p->seen = event_end(p);
     if (p->cur == NULL) {
         /* between stanzas: whitespace keepalives only (RFC 6120 §4.6.1) */
         for (int i = 0; i < len; i++) {
@@ -956,27 +1003,27 @@ static void check_pending(XmlParser *p)
     }
 }
 
-static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud, const XmlLimits *limits,
-                                gboolean fragment)
+static void set_deferral(XmlParser *p, gboolean on)
 {
-    XmlParser *p = g_new0(XmlParser, 1);
+#ifdef HAVE_REPARSE_DEFERRAL
+    XML_SetReparseDeferralEnabled(p->xp, on ? XML_TRUE : XML_FALSE);
+#else
+    if (XML_SetReparseDeferralEnabled != NULL)
+        XML_SetReparseDeferralEnabled(p->xp, on ? XML_TRUE : XML_FALSE);
+#endif
+}
 
+/* A new expat parser for p, with our handlers. The namespace declaration handler only
+ * matters before the root opened. */
+static void expat_create(XmlParser *p)
+{
     p->xp = XML_ParserCreateNS("UTF-8", NS_SEP);
     if (p->xp == NULL)
         g_error("XML_ParserCreateNS: out of memory");
-    if (cb != NULL)
-        p->cb = *cb;
-    p->ud = ud;
-    if (limits != NULL)
-        p->lim = *limits;
-    p->fragment = fragment;
-    p->depth = fragment ? 1 : 0;
-    p->text = g_string_sized_new(256);
-
     XML_SetUserData(p->xp, p);
     XML_SetElementHandler(p->xp, on_start, on_end);
     XML_SetCharacterDataHandler(p->xp, on_text);
-    if (!fragment)
+    if (!p->fragment && !p->root_seen)
         XML_SetNamespaceDeclHandler(p->xp, on_ns_start, NULL);
     XML_SetXmlDeclHandler(p->xp, on_xml_decl);
     /* RFC 6120 §11.1 */
@@ -988,14 +1035,160 @@ static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud, const
     XML_SetNotationDeclHandler(p->xp, on_notation);
     XML_SetSkippedEntityHandler(p->xp, on_skipped_entity);
     XML_SetParamEntityParsing(p->xp, XML_PARAM_ENTITY_PARSING_NEVER);
-    /* deliver a stanza as soon as its last byte arrives */
-#ifdef HAVE_REPARSE_DEFERRAL
-    XML_SetReparseDeferralEnabled(p->xp, XML_FALSE);
-#else
-    if (XML_SetReparseDeferralEnabled != NULL)
-        XML_SetReparseDeferralEnabled(p->xp, XML_FALSE);
-#endif
+    set_deferral(p, TRUE); /* see REPARSE_NOW_BYTES */
+}
+
+static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud, const XmlLimits *limits,
+                                gboolean fragment)
+{
+    XmlParser *p = g_new0(XmlParser, 1);
+
+    if (cb != NULL)
+        p->cb = *cb;
+    p->ud = ud;
+    if (limits != NULL)
+        p->lim = *limits;
+    p->fragment = fragment;
+    p->depth = fragment ? 1 : 0;
+    p->text = g_string_sized_new(256);
+    expat_create(p);
     return p;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Hibernation. An idle stream's expat parser (its pools, name and binding tables, input
+ * buffer: ~11 KiB) is most of what an idle session costs that we control. A parser resting
+ * at stream level between stanzas, with nothing buffered, can be freed and later replaced
+ * by a new one fed the saved root start tag first (callbacks muted): the new parser then
+ * has the same namespace context, and xp_base keeps byte offsets (the stanza size limit)
+ * counting in the stream. Each thread keeps the parsers that went idle in a queue, oldest
+ * first; a sweep once a second hibernates those that were already queued at the previous
+ * sweep (idle for 1-2 s), so that a busy stream never pays for a wake-up (~15,000
+ * instructions).
+ * ---------------------------------------------------------------------------------------- */
+
+#define HIBERNATE_SWEEP_SECONDS 1
+/* Once this many parsers were hibernated (a burst of logins went idle), the sweep gives the
+ * freed pages back to the kernel: they are in the middle of the heap, where glibc's free()
+ * does not return them by itself. At most once a sweep. */
+#define HIBERNATE_TRIM_MIN 256
+
+typedef struct {
+    GQueue queue; /* XmlParser.idle_link, oldest first */
+    GSource *sweep;
+    guint gen;        /* sweeps so far */
+    guint since_trim; /* parsers hibernated since the last malloc_trim() */
+} IdleParsers;
+
+static __thread IdleParsers idle_parsers;
+
+static gboolean can_rest(const XmlParser *p)
+{
+    return !p->fragment && p->state == PARSER_LIVE && !p->in_expat && p->xp != NULL &&
+           p->root_seen && p->root_tag != NULL && p->depth == 1 && p->cur == NULL &&
+           p->text->len == 0 && p->mark == p->fed;
+}
+
+static void idle_unqueue(XmlParser *p)
+{
+    if (!p->queued)
+        return;
+    g_queue_unlink(&idle_parsers.queue, &p->idle_link);
+    p->queued = FALSE;
+}
+
+gboolean xml_parser_hibernate(XmlParser *p)
+{
+    if (p->xp == NULL)
+        return TRUE;
+    if (!can_rest(p))
+        return FALSE;
+    idle_unqueue(p);
+    XML_ParserFree(p->xp);
+    p->xp = NULL;
+    g_string_free(p->text, TRUE);
+    p->text = NULL;
+    return TRUE;
+}
+
+gboolean xml_parser_hibernated(const XmlParser *p)
+{
+    return p->xp == NULL;
+}
+
+static gboolean sweep_cb(gpointer data)
+{
+    IdleParsers *ip = &idle_parsers;
+    GList *l;
+    guint n = 0;
+
+    ip->gen++;
+    while ((l = ip->queue.head) != NULL) {
+        XmlParser *p = l->data;
+
+        if (p->idle_gen + 1 >= ip->gen)
+            break; /* queued after the previous sweep: idle for less than a second */
+        idle_unqueue(p);
+        n += xml_parser_hibernate(p);
+    }
+#ifdef __GLIBC__
+    ip->since_trim += n;
+    if (ip->since_trim >= HIBERNATE_TRIM_MIN) {
+        ip->since_trim = 0;
+        malloc_trim(0);
+    }
+#endif
+    if (ip->queue.length > 0)
+        return G_SOURCE_CONTINUE;
+    ip->sweep = NULL;
+    return G_SOURCE_REMOVE;
+}
+
+/* After a feed: queue the parser when it rests at stream level, at the tail. */
+static void idle_update(XmlParser *p)
+{
+    IdleParsers *ip = &idle_parsers;
+
+    idle_unqueue(p);
+    if (!can_rest(p))
+        return;
+    p->idle_link.data = p;
+    p->idle_gen = ip->gen;
+    g_queue_push_tail_link(&ip->queue, &p->idle_link);
+    p->queued = TRUE;
+    if (ip->sweep == NULL) {
+        g_autoptr(GMainContext) ctx = g_main_context_ref_thread_default();
+
+        ip->sweep = g_timeout_source_new_seconds(HIBERNATE_SWEEP_SECONDS);
+        g_source_set_callback(ip->sweep, sweep_cb, NULL, NULL);
+        g_source_set_static_name(ip->sweep, "xml-parser-hibernate");
+        g_source_attach(ip->sweep, ctx);
+        g_source_unref(ip->sweep); /* the context holds it until sweep_cb removes it */
+    }
+}
+
+/* New input for a hibernated parser: a new expat parser in the root's context. */
+static gboolean parser_wake(XmlParser *p)
+{
+    enum XML_Status st;
+
+    expat_create(p);
+    p->text = g_string_sized_new(256);
+    p->replaying = TRUE;
+    p->replayed = FALSE;
+    p->in_expat = TRUE;
+    set_deferral(p, FALSE); /* the whole tag now, not with the next input */
+    st = XML_Parse(p->xp, p->root_tag, (int)p->root_tag_len, XML_FALSE);
+    set_deferral(p, TRUE);
+    p->in_expat = FALSE;
+    p->replaying = FALSE;
+    p->xp_base = p->fed - (gint64)p->root_tag_len;
+    if (st != XML_STATUS_OK || p->state != PARSER_LIVE || !p->replayed) {
+        /* it parsed once already: cannot happen short of a bug here */
+        parser_fail(p, XML_ERR_NOT_WELL_FORMED, "cannot resume the stream header");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 XmlParser *xml_parser_new(const XmlParserCallbacks *cb, gpointer ud, const XmlLimits *limits)
@@ -1016,8 +1209,16 @@ void xml_parser_free(XmlParser *p)
         top = top->parent;
     xml_node_free(top);
     xml_node_free(p->result);
-    XML_ParserFree(p->xp);
-    g_string_free(p->text, TRUE);
+    idle_unqueue(p);
+    if (p->reparse != NULL) {
+        g_source_destroy(p->reparse);
+        g_source_unref(p->reparse);
+    }
+    if (p->xp != NULL)
+        XML_ParserFree(p->xp);
+    if (p->text != NULL)
+        g_string_free(p->text, TRUE);
+    g_free(p->root_tag);
     g_free(p->default_ns);
     g_free(p->err_text);
     g_free(p);
@@ -1062,6 +1263,47 @@ static gboolean parse_chunk(XmlParser *p, const char *buf, int len, gboolean fin
     return p->state == PARSER_LIVE;
 }
 
+/* Parse what expat deferred (see REPARSE_NOW_BYTES). */
+static void reparse(XmlParser *p)
+{
+    set_deferral(p, FALSE);
+    parse_chunk(p, "", 0, FALSE);
+    if (p->state == PARSER_LIVE)
+        set_deferral(p, TRUE);
+}
+
+static gboolean reparse_cb(gpointer data)
+{
+    XmlParser *p = data;
+
+    g_source_unref(p->reparse);
+    p->reparse = NULL;
+    if (p->state == PARSER_LIVE && p->xp != NULL && p->seen < p->fed) {
+        reparse(p);
+        if (p->state == PARSER_LIVE)
+            idle_update(p);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* After a feed: an incomplete tail is re-parsed now when short, else soon. */
+static void settle(XmlParser *p)
+{
+    if (p->seen >= p->fed)
+        return;
+    if (p->fed - p->seen <= REPARSE_NOW_BYTES) {
+        reparse(p);
+        return;
+    }
+    if (p->reparse != NULL)
+        return;
+    g_autoptr(GMainContext) ctx = g_main_context_ref_thread_default();
+    p->reparse = g_timeout_source_new(REPARSE_MS);
+    g_source_set_callback(p->reparse, reparse_cb, p, NULL);
+    g_source_set_static_name(p->reparse, "xml-reparse");
+    g_source_attach(p->reparse, ctx);
+}
+
 XmlFeedResult xml_parser_feed(XmlParser *p, const char *buf, gsize len, gsize *consumed)
 {
     gint64 base = p->fed;
@@ -1075,6 +1317,10 @@ XmlFeedResult xml_parser_feed(XmlParser *p, const char *buf, gsize len, gsize *c
     if (p->state == PARSER_STOPPED)
         return XML_FEED_STOPPED;
     g_return_val_if_fail(!p->in_expat, XML_FEED_ERROR);
+    if (len == 0)
+        return XML_FEED_OK;
+    if (p->xp == NULL && !parser_wake(p))
+        return XML_FEED_ERROR;
 
     while (off < len) {
         int n = (int)MIN(len - off, FEED_CHUNK);
@@ -1083,15 +1329,20 @@ XmlFeedResult xml_parser_feed(XmlParser *p, const char *buf, gsize len, gsize *c
             break;
         off += n;
     }
+    if (p->state == PARSER_LIVE)
+        settle(p);
     switch (p->state) {
     case PARSER_LIVE:
+        idle_update(p);
         *consumed = len;
         return XML_FEED_OK;
     case PARSER_STOPPED:
+        idle_unqueue(p);
         *consumed = (gsize)CLAMP(p->stop_end - base, 0, (gint64)len);
         return XML_FEED_STOPPED;
     case PARSER_FAILED:
     default:
+        idle_unqueue(p);
         return XML_FEED_ERROR;
     }
 }

@@ -121,6 +121,14 @@ XmlFeedResult xml_parser_feed(XmlParser *p, const char *buf, gsize len, gsize *c
 void xml_parser_stop(XmlParser *p);
 /* Change limits (e.g. after authentication). */
 void xml_parser_set_limits(XmlParser *p, const XmlLimits *limits);
+/* Hibernation: a stream parser resting between stanzas (nothing buffered) for a second or
+ * two gives its expat parser back (~11 KiB) and gets a new one, fed the saved stream
+ * header first, with its next input. Parsers are queued per thread and swept from a
+ * timeout on the thread-default main context: create, feed and free a parser in one thread.
+ * xml_parser_hibernate() does it now (TRUE when the parser rests, now or already; FALSE when
+ * it is inside a stanza, stopped or failed); xml_parser_hibernated() tells. */
+gboolean xml_parser_hibernate(XmlParser *p);
+gboolean xml_parser_hibernated(const XmlParser *p);
 
 /* Parse one complete element (e.g. read back from storage), with the same restrictions.
  * Returns NULL and sets error (G_MARKUP_ERROR domain) when bad. transfer full */

@@ -9,7 +9,11 @@
 #include "router/router.h"
 
 #define OUT_TCP_CONNECT_MS 10000 /* one candidate address; the link's own deadline is longer */
-#define OUT_SM_R_EVERY 5         /* XEP-0198: <r/> after this many stanzas */
+/* XEP-0198: <r/> after a quarter of the window (queue_size) was sent. Each <r/> costs both
+ * ends an element more (and the peer an <a/>): one per 5 stanzas was 40 % more elements on
+ * a busy link. A quarter keeps the window open while acks take less than the time to send
+ * three quarters of it. */
+#define OUT_SM_R_EVERY (MAX(s2s_conf.queue_size / 4, 1))
 #define OUT_SM_R_IDLE_US G_USEC_PER_SEC /* ... or once sending paused this long */
 
 typedef enum {
@@ -217,6 +221,9 @@ static void connected_cb(int fd, const GError *error, gpointer ud)
     stream_set_peer_domain(out->stream, out->remote);
     stream_set_limits(out->stream, &s2s_conf.preauth_limits);
     stream_set_max_outbuf(out->stream, s2s_conf.srv->outbuf_size);
+    conn_set_read_rate(stream_conn(out->stream),
+                       config_get_int(s2s_conf.srv->config, "limits", "s2s_read_rate"),
+                       config_get_int(s2s_conf.srv->config, "limits", "s2s_read_burst"));
     g_debug("s2s-out %s -> %s: connected to %s port %u%s", out->local, out->remote, c->host,
             c->port, c->direct_tls ? " (direct TLS)" : "");
     if (c->direct_tls) /* XEP-0368: SNI is the domain, not the SRV target */

@@ -18,6 +18,8 @@ int fuzz_jid(const uint8_t *data, size_t size);
 int fuzz_sasl(const uint8_t *data, size_t size);
 int fuzz_srv(const uint8_t *data, size_t size);
 int fuzz_dialback(const uint8_t *data, size_t size);
+int fuzz_framed(const uint8_t *data, size_t size);    /* tests/fuzz/fuzz_web.c */
+int fuzz_bosh_body(const uint8_t *data, size_t size); /* tests/fuzz/fuzz_web.c */
 
 /* Built with -DTERN_LIBFUZZER (configure --enable-fuzz), a target file also defines
  * libFuzzer's entry point; otherwise nothing. */

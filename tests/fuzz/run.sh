@@ -14,7 +14,8 @@ set -uo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-${TERN_BUILDDIR:-$SRC/build/fuzz}}
 [ $# -gt 0 ] && shift
-ALL=(fuzz_xml_stream fuzz_xml_differential fuzz_jid fuzz_sasl fuzz_srv fuzz_dialback)
+ALL=(fuzz_xml_stream fuzz_xml_differential fuzz_jid fuzz_sasl fuzz_srv fuzz_dialback
+     fuzz_framed fuzz_bosh_body)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 SECS=${FUZZ_SECONDS:-30}

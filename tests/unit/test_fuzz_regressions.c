@@ -21,6 +21,8 @@ static const struct {
     {"fuzz_sasl", fuzz_sasl},
     {"fuzz_srv", fuzz_srv},
     {"fuzz_dialback", fuzz_dialback},
+    {"fuzz_framed", fuzz_framed},
+    {"fuzz_bosh_body", fuzz_bosh_body},
 };
 
 /* One file through a target; a private copy of exactly its length, so that ASan (in a

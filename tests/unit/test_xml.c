@@ -919,6 +919,208 @@ static void test_free_midway(void)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * hibernation: an idle parser gives its expat parser back and resumes with the next byte
+ * ------------------------------------------------------------------------------------- */
+
+/* Like run(), hibernating whenever it can between pieces; returns the log. */
+static char *run_hibernating(const char *s, gsize len, gssize at, const XmlLimits *lim, int *rested)
+{
+    Rec r;
+    rec_init(&r, lim);
+    if (at == -2) {
+        for (gsize i = 0; i < len; i++) {
+            if (xml_parser_feed(r.p, s + i, 1, NULL) != XML_FEED_OK)
+                break;
+            if (xml_parser_hibernate(r.p)) {
+                g_assert_true(xml_parser_hibernated(r.p));
+                (*rested)++;
+            }
+        }
+    } else {
+        if (xml_parser_feed(r.p, s, at, NULL) == XML_FEED_OK) {
+            if (xml_parser_hibernate(r.p))
+                (*rested)++;
+            xml_parser_feed(r.p, s + at, len - at, NULL);
+        }
+    }
+    g_assert_cmpint(r.nerr, <=, 1);
+    return rec_done(&r);
+}
+
+/* The same events, whatever the wake-ups: namespaces declared on the root (the default one,
+ * stream:) stay in scope, split stanzas are never hibernated. */
+static void test_hibernate_transcript(void)
+{
+    gsize len = sizeof(transcript) - 1;
+    int rested = 0;
+
+    for (gsize at = 0; at <= len; at++) {
+        char *log = run_hibernating(transcript, len, at, NULL, &rested);
+        g_assert_cmpstr(log, ==, transcript_log);
+        g_free(log);
+    }
+    g_assert_cmpint(rested, >, 10);
+    rested = 0;
+    char *log = run_hibernating(transcript, len, -2, NULL, &rested);
+    g_assert_cmpstr(log, ==, transcript_log);
+    g_free(log);
+    /* after each stanza and each keepalive byte at stream level */
+    g_assert_cmpint(rested, >=, 10);
+
+    /* never inside a stanza, nor before the header is complete */
+    Rec r;
+    rec_init(&r, NULL);
+    g_assert_cmpint(xml_parser_feed(r.p, HDR, 20, NULL), ==, XML_FEED_OK);
+    g_assert_false(xml_parser_hibernate(r.p));
+    g_assert_cmpint(xml_parser_feed(r.p, HDR + 20, strlen(HDR) - 20, NULL), ==, XML_FEED_OK);
+    g_assert_true(xml_parser_hibernate(r.p));
+    g_assert_cmpint(xml_parser_feed(r.p, "<message><body>", 15, NULL), ==, XML_FEED_OK);
+    g_assert_false(xml_parser_hibernated(r.p));
+    g_assert_false(xml_parser_hibernate(r.p));
+    g_assert_cmpint(xml_parser_feed(r.p, "hi</body></message>", 19, NULL), ==, XML_FEED_OK);
+    g_assert_true(xml_parser_hibernate(r.p));
+    g_assert_cmpint(r.nel, ==, 1);
+    /* freeing a hibernated parser */
+    g_free(rec_done(&r));
+}
+
+/* Limits and restrictions after a wake-up: byte counts are the stream's. */
+static void test_hibernate_limits(void)
+{
+    const char stanza[] = "<message to='a@b'><body>0123456789</body></message>";
+    gsize n = strlen(stanza);
+    XmlLimits lim = {.max_stanza_bytes = n, .max_depth = 2};
+    const char *bad[] = {"<!-- c -->", "<?pi x?>",           "<!DOCTYPE x>",
+                         "text",       "<a><b><c/></b></a>", "\xFF"};
+
+    for (int big = 0; big <= 1; big++) {
+        Rec r;
+        rec_init(&r, &lim);
+        g_assert_cmpint(xml_parser_feed(r.p, HDR, strlen(HDR), NULL), ==, XML_FEED_OK);
+        for (int i = 0; i < 3; i++) { /* the counts do not drift over wake-ups */
+            g_assert_true(xml_parser_hibernate(r.p));
+            g_assert_cmpint(xml_parser_feed(r.p, stanza, n, NULL), ==, XML_FEED_OK);
+            g_assert_true(xml_parser_hibernate(r.p));
+            g_assert_cmpint(xml_parser_feed(r.p, "  ", 2, NULL), ==, XML_FEED_OK);
+        }
+        g_assert_cmpint(r.nel, ==, 3);
+        g_assert_true(xml_parser_hibernate(r.p));
+        if (big) {
+            g_autofree char *longer = g_strdup_printf("<message to='a@bc'><body>0123456789"
+                                                      "</body></message>");
+            g_assert_cmpint(xml_parser_feed(r.p, longer, n + 1, NULL), ==, XML_FEED_ERROR);
+            g_assert_cmpint(r.err, ==, XML_ERR_POLICY);
+        } else {
+            g_assert_cmpint(xml_parser_feed(r.p, stanza, n, NULL), ==, XML_FEED_OK);
+            g_assert_cmpint(r.nel, ==, 4);
+        }
+        g_free(rec_done(&r));
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        /* the error a parser that never slept gives */
+        g_autofree char *doc = g_strconcat(HDR "<presence/>", bad[i], NULL);
+        XmlError want = doc_error_lim(doc, -1, &lim);
+        Rec r;
+
+        g_assert_cmpint(want, !=, XML_ERR_NONE);
+        rec_init(&r, &lim);
+        g_assert_cmpint(xml_parser_feed(r.p, HDR "<presence/>", strlen(HDR) + 11, NULL), ==,
+                        XML_FEED_OK);
+        g_assert_true(xml_parser_hibernate(r.p));
+        g_assert_cmpint(xml_parser_feed(r.p, bad[i], strlen(bad[i]), NULL), ==, XML_FEED_ERROR);
+        g_assert_cmpint(r.err, ==, want);
+        g_assert_cmpint(r.nerr, ==, 1);
+        g_assert_false(xml_parser_hibernate(r.p)); /* a failed parser stays as it is */
+        g_free(rec_done(&r));
+    }
+}
+
+/* A stream restart right after a wake-up: consumed counts from the new input. */
+static void test_hibernate_restart(void)
+{
+    const char success[] = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>dGVzdA==</success>";
+    g_autofree char *rest = g_strconcat(success, HDR "<presence/>", NULL);
+    Rec r;
+    gsize consumed = 0;
+
+    rec_init(&r, NULL);
+    r.stop_on = "success";
+    g_assert_cmpint(xml_parser_feed(r.p, HDR, strlen(HDR), NULL), ==, XML_FEED_OK);
+    g_assert_true(xml_parser_hibernate(r.p));
+    g_assert_cmpint(xml_parser_feed(r.p, rest, strlen(rest), &consumed), ==, XML_FEED_STOPPED);
+    g_assert_cmpuint(consumed, ==, strlen(success));
+    g_assert_false(xml_parser_hibernate(r.p)); /* stopped */
+    g_assert_cmpint(r.nel, ==, 1);
+    g_free(rec_done(&r));
+
+    /* the stream end after a wake-up */
+    rec_init(&r, NULL);
+    g_assert_cmpint(xml_parser_feed(r.p, HDR, strlen(HDR), NULL), ==, XML_FEED_OK);
+    g_assert_true(xml_parser_hibernate(r.p));
+    g_assert_cmpint(xml_parser_feed(r.p, "</stream:stream>", 16, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(r.nclose, ==, 1);
+    g_assert_false(xml_parser_hibernate(r.p));
+    g_free(rec_done(&r));
+}
+
+static gboolean set_flag(gpointer data)
+{
+    *(gboolean *)data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/* The sweep on the main context hibernates parsers idle for a second or two, and only them */
+static void test_hibernate_sweep(void)
+{
+    Rec idle, busy;
+    gboolean timeout = FALSE;
+    guint guard = g_timeout_add_seconds(10, set_flag, &timeout);
+
+    rec_init(&idle, NULL);
+    rec_init(&busy, NULL);
+    g_assert_cmpint(xml_parser_feed(idle.p, HDR "<a/>", strlen(HDR) + 4, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(xml_parser_feed(busy.p, HDR "<a>", strlen(HDR) + 3, NULL), ==, XML_FEED_OK);
+    g_assert_false(xml_parser_hibernated(idle.p));
+    while (!xml_parser_hibernated(idle.p) && !timeout)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_false(timeout);
+    g_assert_false(xml_parser_hibernated(busy.p));
+    g_assert_cmpint(xml_parser_feed(idle.p, "<b/>", 4, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(xml_parser_feed(busy.p, "</a>", 4, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(idle.nel, ==, 2);
+    g_assert_cmpint(busy.nel, ==, 1);
+    g_free(rec_done(&idle));
+    g_free(rec_done(&busy));
+    g_source_remove(guard);
+}
+
+/* Expat defers re-parsing a long incomplete tag (linear cost when it arrives a byte at a
+ * time); a short one completes at once, a long one soon after its last byte, without more
+ * input. */
+static void test_deferred_long_tag(void)
+{
+    Rec r;
+    gboolean timeout = FALSE;
+    guint guard = g_timeout_add_seconds(10, set_flag, &timeout);
+
+    rec_init(&r, NULL);
+    g_assert_cmpint(xml_parser_feed(r.p, HDR "<a x='", strlen(HDR) + 6, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(xml_parser_feed(r.p, "y'/>", 4, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(r.nel, ==, 1); /* short: at once */
+    g_assert_cmpint(xml_parser_feed(r.p, "<b x='", 6, NULL), ==, XML_FEED_OK);
+    for (int i = 0; i < 20000; i++)
+        g_assert_cmpint(xml_parser_feed(r.p, "y", 1, NULL), ==, XML_FEED_OK);
+    g_assert_cmpint(xml_parser_feed(r.p, "'/>", 3, NULL), ==, XML_FEED_OK);
+    while (r.nel < 2 && !timeout)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_false(timeout);
+    g_assert_cmpint(r.nel, ==, 2);
+    g_assert_cmpint(r.nerr, ==, 0);
+    g_free(rec_done(&r));
+    g_source_remove(guard);
+}
+
+/* ---------------------------------------------------------------------------------------
  * fragments
  * ------------------------------------------------------------------------------------- */
 
@@ -992,6 +1194,11 @@ int main(int argc, char **argv)
     g_test_add_func("/xml/stream/stop-starttls", test_stop_starttls);
     g_test_add_func("/xml/stream/stop-sasl-restart", test_stop_sasl_restart);
     g_test_add_func("/xml/stream/free-midway", test_free_midway);
+    g_test_add_func("/xml/stream/hibernate/transcript", test_hibernate_transcript);
+    g_test_add_func("/xml/stream/hibernate/limits", test_hibernate_limits);
+    g_test_add_func("/xml/stream/hibernate/restart", test_hibernate_restart);
+    g_test_add_func("/xml/stream/hibernate/sweep", test_hibernate_sweep);
+    g_test_add_func("/xml/stream/deferred-long-tag", test_deferred_long_tag);
     g_test_add_func("/xml/fragment", test_fragment);
     return g_test_run();
 }
