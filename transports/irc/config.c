@@ -6,16 +6,7 @@
 #include <string.h>
 
 static const ConfKey fixed_keys[] = {
-    {"component", "domain", CONF_STRING, NULL, 0, 0,
-     "the gateway's component domain (a [component DOMAIN] section of ternd.conf)"},
-    {"component", "secret", CONF_STRING, NULL, 0, 0, "the shared secret of that section"},
-    {"component", "host", CONF_STRING, "127.0.0.1", 0, 0, "ternd's component listener"},
-    {"component", "port", CONF_INT, "5347", 1, 65535, "its port ([components] listen)"},
-    {"component", "name", CONF_STRING, "IRC gateway", 0, 0, "name in service discovery"},
-    {"component", "reconnect_min_ms", CONF_INT, "500", 10, 600000,
-     "first delay before reconnecting to ternd (doubles, with jitter)"},
-    {"component", "reconnect_max_ms", CONF_INT, "60000", 10, 3600000,
-     "longest delay before reconnecting to ternd"},
+    TT_COMPONENT_CONF_KEYS("IRC gateway"),
     {"irc", "data_dir", CONF_STRING, "/var/lib/tern-irc", 0, 0,
      "registrations (an LMDB environment of its own)"},
     {"irc", "default_server", CONF_STRING, "", 0, 0,
@@ -85,13 +76,8 @@ static IrcGwConfig *load(Config *cf, GError **error)
         return NULL;
     g_autoptr(IrcGwConfig) c = g_new0(IrcGwConfig, 1);
     c->servers = g_ptr_array_new_with_free_func(server_free);
-    c->domain = g_ascii_strdown(config_get_string(cf, "component", "domain"), -1);
-    c->secret = STR(cf, "component", "secret");
-    c->host = STR(cf, "component", "host");
-    c->name = STR(cf, "component", "name");
-    c->port = INT(cf, "component", "port");
-    c->reconnect_min_ms = INT(cf, "component", "reconnect_min_ms");
-    c->reconnect_max_ms = INT(cf, "component", "reconnect_max_ms");
+    if (!tt_component_conf_read(&c->component, cf, error))
+        return NULL;
     c->data_dir = STR(cf, "irc", "data_dir");
     c->default_server = g_ascii_strdown(config_get_string(cf, "irc", "default_server"), -1);
     c->username = STR(cf, "irc", "username");
@@ -101,8 +87,6 @@ static IrcGwConfig *load(Config *cf, GError **error)
     c->irc_reconnect_max_ms = INT(cf, "irc", "reconnect_max_ms");
     c->throttle_burst = INT(cf, "irc", "throttle_burst");
     c->throttle_interval_ms = INT(cf, "irc", "throttle_interval_ms");
-    if (strpbrk(c->domain, "@/ ") || !strchr(c->domain, '.'))
-        return invalid(error, cf, "[component] domain: not a domain"), NULL;
     if (!g_str_equal(c->username, "") && strpbrk(c->username, " @\r\n"))
         return invalid(error, cf, "[irc] username: no spaces or '@'"), NULL;
     for (char *const *n = config_repeat_names(cf); *n; n++) {
@@ -144,12 +128,7 @@ void irc_config_free(IrcGwConfig *c)
 {
     if (!c)
         return;
-    g_free(c->domain);
-    if (c->secret)
-        memset(c->secret, 0, strlen(c->secret));
-    g_free(c->secret);
-    g_free(c->host);
-    g_free(c->name);
+    tt_component_conf_clear(&c->component);
     g_free(c->data_dir);
     g_free(c->default_server);
     g_free(c->username);

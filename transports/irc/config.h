@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "router/conftable.h"
+#include "transports/sdk/tern-transport.h"
 
 /* The schema: [component], [irc] and any number of [server NAME]. */
 extern const ConfSchema irc_config_schema;
@@ -20,10 +21,7 @@ typedef struct {
 } IrcServerConfig;
 
 typedef struct {
-    /* [component] */
-    char *domain, *secret, *host, *name;
-    guint16 port;
-    guint reconnect_min_ms, reconnect_max_ms;
+    TtComponentConf component; /* [component] */
     /* [irc] */
     char *data_dir, *default_server, *realname, *username;
     gboolean allow_unlisted;

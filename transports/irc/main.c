@@ -102,19 +102,14 @@ int main(int argc, char **argv)
     }
     if (check_only) {
         printf("tern-irc: %s: OK (component %s, %u IRC server section%s)\n", config_path,
-               cfg->domain, cfg->servers->len, cfg->servers->len == 1 ? "" : "s");
+               cfg->component.domain, cfg->servers->len, cfg->servers->len == 1 ? "" : "s");
         return 0;
     }
 
     App app = {0};
     app.loop = g_main_loop_new(NULL, FALSE);
     TtConfig tc = {
-        .domain = cfg->domain,
-        .secret = cfg->secret,
-        .host = cfg->host,
-        .port = cfg->port,
         .data_dir = cfg->data_dir,
-        .name = cfg->name,
         .gateway_type = "irc",
         .instructions = "Register to use IRC through this gateway. Then join "
                         "#channel%irc.server@this-gateway with your nick.",
@@ -122,9 +117,8 @@ int main(int argc, char **argv)
         .prompt_desc = "Enter an IRC nick or #channel, with %server unless it is the default",
         .prompt = "IRC nick or channel",
         .features = irc_features,
-        .reconnect_min_ms = cfg->reconnect_min_ms,
-        .reconnect_max_ms = cfg->reconnect_max_ms,
     };
+    tt_config_set_component(&tc, &cfg->component);
     TtHandlers h = {
         .disconnected = on_disconnected,
         .message = on_message,
@@ -144,8 +138,8 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, on_signal, &app);
     g_unix_signal_add(SIGINT, on_signal, &app);
     tt_transport_start(app.t);
-    g_message("tern-irc %s: component %s via %s:%u", PACKAGE_VERSION, cfg->domain, cfg->host,
-              cfg->port);
+    g_message("tern-irc %s: component %s via %s:%u", PACKAGE_VERSION, cfg->component.domain,
+              cfg->component.host, cfg->component.port);
     g_main_loop_run(app.loop);
     bridge_free(app.bridge);
     /* let the last QUITs out (each IrcConn closes within 2 s) */

@@ -26,6 +26,8 @@
 #include <glib.h>
 #include <strophe.h>
 
+#include "router/conftable.h"
+
 G_BEGIN_DECLS
 
 #define TT_ERROR (tt_error_quark())
@@ -128,7 +130,7 @@ TtShow tt_show_from_presence(xmpp_stanza_t *presence);
 guint tt_backoff_delay(guint attempt, guint min_ms, guint max_ms, GRand *rand);
 
 /* ------------------------------------------------------------------------------------ */
-/* The command line every transport program shares */
+/* What every transport program shares: its command line, the [component] section */
 
 /* Parse argv: -c/--config FILE (default SYSCONFDIR/<program>.conf), --check-config,
  * --print-example-config (prints example(), transfer full), -V/--version. Returns -1 to go
@@ -136,6 +138,34 @@ guint tt_backoff_delay(guint attempt, guint min_ms, guint max_ms, GRand *rand);
  * after printing what was asked (0) or the error (2). */
 int tt_command_line(const char *program, const char *summary, char *(*example)(void), int *argc,
                     char ***argv, char **config_path, gboolean *check_only);
+
+/* The keys of the [component] section, for a transport's ConfSchema key table
+ * (router/conftable.h); name_default: the gateway's name in service discovery. */
+#define TT_COMPONENT_CONF_KEYS(name_default)                                                      \
+    {"component", "domain", CONF_STRING, NULL, 0, 0,                                               \
+     "the gateway's component domain (a [component DOMAIN] section of ternd.conf)"},               \
+        {"component", "secret", CONF_STRING, NULL, 0, 0, "the shared secret of that section"},     \
+        {"component", "host", CONF_STRING, "127.0.0.1", 0, 0, "ternd's component listener"},       \
+        {"component", "port", CONF_INT, "5347", 1, 65535, "its port ([components] listen)"},      \
+        {"component", "name", CONF_STRING, name_default, 0, 0, "name in service discovery"},      \
+        {"component", "reconnect_min_ms", CONF_INT, "500", 10, 600000,                             \
+         "first delay before reconnecting to ternd (doubles, with jitter)"},                       \
+        {"component", "reconnect_max_ms", CONF_INT, "60000", 10, 3600000,                          \
+         "longest delay before reconnecting to ternd"}
+
+typedef struct {
+    char *domain; /* lowercase */
+    char *secret, *host, *name;
+    guint16 port;
+    guint reconnect_min_ms, reconnect_max_ms;
+} TtComponentConf;
+
+/* Read the [component] section of cf into out (cleared first): the domain must be a
+ * domain with a dot, reconnect_max_ms not below reconnect_min_ms. FALSE + error
+ * (CONFIG_ERROR) otherwise. */
+gboolean tt_component_conf_read(TtComponentConf *out, const Config *cf, GError **error);
+/* Free the strings (the secret wiped first). */
+void tt_component_conf_clear(TtComponentConf *c);
 
 /* ------------------------------------------------------------------------------------ */
 /* The component */
@@ -173,6 +203,9 @@ typedef struct {
     guint reconnect_min_ms;      /* first backoff step; 0: 500 */
     guint reconnect_max_ms;      /* backoff cap; 0: 60000 */
 } TtConfig;
+
+/* Set tc's connection fields (domain, secret, host, port, name, backoff) from c, borrowed. */
+void tt_config_set_component(TtConfig *tc, const TtComponentConf *c);
 
 /* What the program gets. Every callback may be NULL; stanzas are borrowed (ref them with
  * xmpp_stanza_clone() to keep them). A callback returning FALSE leaves the stanza to the

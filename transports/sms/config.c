@@ -5,16 +5,7 @@
 #include <string.h>
 
 static const ConfKey fixed_keys[] = {
-    {"component", "domain", CONF_STRING, NULL, 0, 0,
-     "the gateway's component domain (a [component DOMAIN] section of ternd.conf)"},
-    {"component", "secret", CONF_STRING, NULL, 0, 0, "the shared secret of that section"},
-    {"component", "host", CONF_STRING, "127.0.0.1", 0, 0, "ternd's component listener"},
-    {"component", "port", CONF_INT, "5347", 1, 65535, "its port ([components] listen)"},
-    {"component", "name", CONF_STRING, "SMS gateway", 0, 0, "name in service discovery"},
-    {"component", "reconnect_min_ms", CONF_INT, "500", 10, 600000,
-     "first delay before reconnecting to ternd (doubles, with jitter)"},
-    {"component", "reconnect_max_ms", CONF_INT, "60000", 10, 3600000,
-     "longest delay before reconnecting to ternd"},
+    TT_COMPONENT_CONF_KEYS("SMS gateway"),
     {"smsc", "host", CONF_STRING, NULL, 0, 0, "the SMSC's SMPP 3.4 address"},
     {"smsc", "port", CONF_INT, "2775", 1, 65535, "its port"},
     {"smsc", "system_id", CONF_STRING, NULL, 0, 0,
@@ -164,13 +155,8 @@ static SmsGwConfig *load(Config *cf, GError **error)
         return NULL;
     g_autoptr(SmsGwConfig) c = g_new0(SmsGwConfig, 1);
     c->allow = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
-    c->domain = g_ascii_strdown(config_get_string(cf, "component", "domain"), -1);
-    c->secret = STR(cf, "component", "secret");
-    c->host = STR(cf, "component", "host");
-    c->name = STR(cf, "component", "name");
-    c->port = INT(cf, "component", "port");
-    c->reconnect_min_ms = INT(cf, "component", "reconnect_min_ms");
-    c->reconnect_max_ms = INT(cf, "component", "reconnect_max_ms");
+    if (!tt_component_conf_read(&c->component, cf, error))
+        return NULL;
     c->smsc_host = STR(cf, "smsc", "host");
     c->smsc_port = INT(cf, "smsc", "port");
     c->system_id = STR(cf, "smsc", "system_id");
@@ -197,8 +183,6 @@ static SmsGwConfig *load(Config *cf, GError **error)
     c->gsm7_packed = BOOL(cf, "sms", "gsm7_packed");
     c->reassembly_timeout_s = INT(cf, "sms", "reassembly_timeout_s");
     c->receipt_wait_h = INT(cf, "sms", "receipt_wait_h");
-    if (strpbrk(c->domain, "@/ ") || !strchr(c->domain, '.'))
-        return invalid(error, cf, "[component] domain: not a domain"), NULL;
     if (!fits(cf, c->system_id, 15, "system_id", error) ||
         !fits(cf, c->password, 8, "password", error) ||
         !fits(cf, c->system_type, 12, "system_type", error))
@@ -239,10 +223,7 @@ void sms_config_free(SmsGwConfig *c)
 {
     if (!c)
         return;
-    g_free(c->domain);
-    free_secret(c->secret);
-    g_free(c->host);
-    g_free(c->name);
+    tt_component_conf_clear(&c->component);
     g_free(c->smsc_host);
     g_free(c->system_id);
     free_secret(c->password);

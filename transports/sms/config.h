@@ -6,16 +6,14 @@
 #include <glib.h>
 
 #include "router/conftable.h"
+#include "transports/sdk/tern-transport.h"
 #include "transports/sms/address.h"
 
 /* The schema: [component], [smsc], [sms] and any number of [allow USER]. */
 extern const ConfSchema sms_config_schema;
 
 typedef struct {
-    /* [component] */
-    char *domain, *secret, *host, *name;
-    guint16 port;
-    guint reconnect_min_ms, reconnect_max_ms;
+    TtComponentConf component; /* [component] */
     /* [smsc] */
     char *smsc_host, *system_id, *password, *system_type;
     guint16 smsc_port;

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     }
     if (check_only) {
         printf("tern-sms: %s: OK (component %s, SMSC %s:%u as %s, %u user%s in [allow])\n",
-               config_path, cfg->domain, cfg->smsc_host, cfg->smsc_port, cfg->system_id,
+               config_path, cfg->component.domain, cfg->smsc_host, cfg->smsc_port, cfg->system_id,
                g_hash_table_size(cfg->allow), g_hash_table_size(cfg->allow) == 1 ? "" : "s");
         return 0;
     }
@@ -107,12 +107,7 @@ int main(int argc, char **argv)
     App app = {0};
     app.loop = g_main_loop_new(NULL, FALSE);
     TtConfig tc = {
-        .domain = cfg->domain,
-        .secret = cfg->secret,
-        .host = cfg->host,
-        .port = cfg->port,
         .data_dir = cfg->data_dir,
-        .name = cfg->name,
         .gateway_type = "sms",
         .instructions = "Register the phone number you send from (E.164, e.g. +15551234567; "
                         "the administrator allows it). Then write to +<number>@this-gateway.",
@@ -120,9 +115,8 @@ int main(int argc, char **argv)
         .prompt_desc = "Enter a phone number with its country code",
         .prompt = "Phone number",
         .features = sms_features,
-        .reconnect_min_ms = cfg->reconnect_min_ms,
-        .reconnect_max_ms = cfg->reconnect_max_ms,
     };
+    tt_config_set_component(&tc, &cfg->component);
     TtHandlers h = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -143,8 +137,8 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGINT, on_signal, &app);
     bridge_start(app.bridge);
     tt_transport_start(app.t);
-    g_message("tern-sms %s: component %s via %s:%u, SMSC %s:%u", PACKAGE_VERSION, cfg->domain,
-              cfg->host, cfg->port, cfg->smsc_host, cfg->smsc_port);
+    g_message("tern-sms %s: component %s via %s:%u, SMSC %s:%u", PACKAGE_VERSION, cfg->component.domain,
+              cfg->component.host, cfg->component.port, cfg->smsc_host, cfg->smsc_port);
     g_main_loop_run(app.loop);
     bridge_free(app.bridge);
     tt_transport_free(app.t);

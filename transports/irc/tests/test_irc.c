@@ -196,8 +196,8 @@ static void test_config(void)
         "tls = false\n",
         &error);
     g_assert_no_error(error);
-    g_assert_cmpstr(c->domain, ==, "irc.example.org");
-    g_assert_cmpuint(c->port, ==, 5347);
+    g_assert_cmpstr(c->component.domain, ==, "irc.example.org");
+    g_assert_cmpuint(c->component.port, ==, 5347);
     g_assert_cmpuint(c->servers->len, ==, 1);
     const IrcServerConfig *s = irc_config_server(c, "IRC.test");
     g_assert_nonnull(s);

@@ -396,7 +396,7 @@ static void test_config(void)
              "[allow bob@example.org]\nnumbers = *\n",
         &error);
     g_assert_no_error(error);
-    g_assert_cmpstr(c->domain, ==, "sms.example.org");
+    g_assert_cmpstr(c->component.domain, ==, "sms.example.org");
     g_assert_cmpuint(c->smsc_port, ==, 2775);
     g_assert_cmpuint(c->source_rule.ton, ==, 1);
     g_assert_true(sms_config_allowed(c, "alice@example.org", "+15551234567"));
