@@ -7,9 +7,9 @@
 #include "storage/storage.h"
 
 const ModuleDesc *const c2s_modules[] = {
-    &mod_disco,    &mod_ping,  &mod_version, &mod_register, &mod_roster,  &mod_offline,
-    &mod_blocking, &mod_vcard, &mod_private, &mod_last,     &mod_carbons, &mod_csi,
-    &mod_mam,      &mod_caps,  &mod_push,    NULL,
+    &mod_disco,   &mod_ping,     &mod_session, &mod_version, &mod_register, &mod_roster,
+    &mod_offline, &mod_blocking, &mod_vcard,   &mod_private, &mod_last,     &mod_carbons,
+    &mod_csi,     &mod_mam,      &mod_caps,    &mod_push,    NULL,
 };
 
 void module_reply(StanzaEvent *ev, Stanza *reply)

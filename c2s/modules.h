@@ -7,6 +7,7 @@
 
 extern const ModuleDesc mod_disco;
 extern const ModuleDesc mod_ping;
+extern const ModuleDesc mod_session;
 extern const ModuleDesc mod_version;
 extern const ModuleDesc mod_register;
 extern const ModuleDesc mod_roster;

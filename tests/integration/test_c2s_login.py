@@ -142,6 +142,16 @@ def test_bind_generated_resource(ctx):
         check(bare == jid(ALICE) and res, "server-generated JID %r" % j, iq)
 
 
+def test_legacy_session(ctx):
+    """RFC 3921 §3: the advertised (optional) session establishment gets its result;
+    Converse.js, among others, still sends it and stops at an error."""
+    with ctx.t.client() as c:
+        c.connect()
+        c.login(*ALICE, mech="SCRAM-SHA-256")
+        r = c.iq("set", "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>", to=None)
+        check(r.get("type") == "result", "session establishment", r)
+
+
 def test_bind_requested_resource(ctx):
     with ctx.t.client() as c:
         c.connect()
@@ -255,6 +265,7 @@ TESTS = [
     ("slixmpp PLAIN over direct TLS", test_plain_direct_tls),
     ("bind without resource gets a server-generated one", test_bind_generated_resource),
     ("bind honours the requested resource", test_bind_requested_resource),
+    ("legacy session establishment gets a result", test_legacy_session),
     ("messages both ways carry the sender's full JID", test_messages_both_ways),
     ("iq ping between full JIDs is answered by the client", test_iq_between_clients),
     ("disco info on the server: urn:xmpp:ping, identity server/im", test_disco_info_server),
