@@ -78,6 +78,14 @@ static const char *default_config(void)
     return NULL;
 }
 
+/* The HTTPS listener's TLS is GnuTLS through glib-networking, which reads its priority
+ * string from the environment: the same policy as router/tls.c gives OpenSSL (TLS 1.2 and
+ * 1.3, ECDHE with AEAD ciphers, no compression; docs/security.md). An operator's own
+ * G_TLS_GNUTLS_PRIORITY wins. */
+#define HTTPS_GNUTLS_PRIORITY                                                                     \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"            \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-COMP-ALL"
+
 int main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL;
@@ -91,6 +99,7 @@ int main(int argc, char **argv)
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     setlocale(LC_ALL, "");
+    g_setenv("G_TLS_GNUTLS_PRIORITY", HTTPS_GNUTLS_PRIORITY, FALSE); /* before GIO loads TLS */
     g_autoptr(GOptionContext) octx = g_option_context_new("— the Tern XMPP server");
     g_option_context_add_main_entries(octx, entries, NULL);
     g_autoptr(GError) err = NULL;
