@@ -263,6 +263,19 @@ class IrcClient:
             pass
 
 
+def wait_port(host, port, timeout=15):
+    """Until something accepts TCP connections on host:port (raises after timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class TerndCtx:
     """A test file's context: one started ternd (t) with accounts, and the clients its tests
     opened (open), all closed by close(). Files add their own attributes to it."""
@@ -885,6 +898,11 @@ class RawClient:
         return self.iq("set", "<bind xmlns='%s'>%s</bind>" % (NS_BIND, res), to=None)
 
     # -- stanzas
+    def available(self):
+        """Initial presence; returns once the server reflected it (RFC 6121 §4.2.2)."""
+        self.send("<presence/>")
+        self.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == self.jid)
+
     def iq(self, type_, payload, to="", id_=None, timeout=None, from_=None):
         """Send an iq and wait for the result/error with the same id. to='' means the
         user's own server domain, None means no 'to'."""

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape as xml_escape, quoteattr
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (HOST, NS_BIND, NS_CLIENT, NS_SASL, NS_STREAM, NS_TLS,  # noqa: E402
                      SlixLoop, TerndCtx, b64, check, close_ctx, q, run_tests, scram_client,
-                     to_str)
+                     to_str, wait_port)
 
 NS_HTTPBIND = "http://jabber.org/protocol/httpbind"
 NS_XBOSH = "urn:xmpp:xbosh"
@@ -153,15 +153,7 @@ def setup():
                                               "bosh_inactivity": INACTIVITY},
                                      "c2s": {"resume_timeout": 30},
                                      "limits": {"c2s_stanza_size": 8192}})
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection((HOST, ctx.t.http_port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    wait_port(HOST, ctx.t.http_port)  # HTTP starts after the client ports
     ctx.slix = SlixLoop()
     return ctx
 

@@ -113,8 +113,7 @@ def login(ctx, user, roster=False, presence=True):
         r = c.iq("get", "<query xmlns='%s'/>" % NS_ROSTER, to=None)
         check(r.get("type") == "result", "roster get", r)
     if presence:
-        c.send("<presence/>")
-        c.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == c.jid)
+        c.available()
     return c
 
 

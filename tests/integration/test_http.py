@@ -141,8 +141,7 @@ def login(ctx, user, presence=True):
     ctx.open.append(c)
     c.login(user, PW)
     if presence:
-        c.send("<presence/>")
-        c.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == c.jid)
+        c.available()
     return c
 
 

@@ -161,8 +161,7 @@ def login(ctx, user):
     c = ctx.t.client()
     ctx.open.append(c)
     c.login(user, PW)
-    c.send("<presence/>")
-    c.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == c.jid)
+    c.available()
     return c
 
 

@@ -36,8 +36,7 @@ def login(ctx, user, resource, sm=True, presence=True):
               "SM enabled with resumption", en)
         c.sm_id = en.get("id")
     if presence:
-        c.send("<presence/>")
-        c.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == c.jid)
+        c.available()
         if sm:
             c.handled += 1
     return c

@@ -64,8 +64,7 @@ def login(ctx, t, user, resource=None, presence=False):
     ctx.open.append(c)
     c.login(user, PW, resource=resource)
     if presence:
-        c.send("<presence/>")
-        c.wait(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("from") == c.jid)
+        c.available()
     return c
 
 

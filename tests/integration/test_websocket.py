@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape as xml_escape, quoteattr
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (HOST, NS_BIND, NS_CLIENT, NS_SASL, NS_STREAM, NS_STREAM_ERR,  # noqa: E402
                      NS_TLS, SlixLoop, TerndCtx, XmppTimeout, b64, check, close_ctx, q,
-                     run_tests, scram_client, to_str)
+                     run_tests, scram_client, to_str, wait_port)
 
 NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
 NS_SM = "urn:xmpp:sm:3"
@@ -294,15 +294,7 @@ def setup():
     ctx = TerndCtx(USERS, PW, extra={"limits": {"c2s_stanza_size": STANZA_LIMIT},
                                      "c2s": {"resume_timeout": 30},
                                      "http": {"websocket_ping": 2}})
-    deadline = time.monotonic() + 15
-    while True:  # HTTP starts after the client ports
-        try:
-            socket.create_connection((HOST, ctx.t.http_port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    wait_port(HOST, ctx.t.http_port)  # HTTP starts after the client ports
     ctx.slix = SlixLoop()
     return ctx
 
