@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (BUILDDIR, HERE, HOST, SlixLoop, TestCA, Ternd, XmppTimeout,  # noqa: E402
-                     check, die_with_parent, free_port, run_tests)
+                     check, die_with_parent, free_port, run_tests, stop_process)
 
 CONVERSE_DIR = os.path.join(HERE, "converse")
 SOURCES = ("package.json", "package-lock.json", "drive.js", "index.html")
@@ -237,13 +237,7 @@ class ProsodyServer:
             return str(e)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.out.close()
 
 

@@ -18,7 +18,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (NS_CLIENT, Dnsmasq, RawClient, TestCA, check, die_with_parent,  # noqa: E402
                      free_port, loopback_net, online_client, port_on, q, run_tests, s2s_links,
-                     s2s_ternd)
+                     s2s_ternd, stop_process)
 
 A, B, P = "tern-a.test", "tern-b.test", "prosody.test"
 NET = loopback_net()  # every server on its own address in a random 127.x.y.0/24
@@ -105,13 +105,7 @@ class Prosody:
             return str(e)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, 10)
         if self.proc:
             self.out.close()
 
