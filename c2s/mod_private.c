@@ -94,14 +94,8 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
         store_batch_set(batch, MAP, jid_bare(cs->jid), key, xml, strlen(xml));
     }
     g_autoptr(GError) err = NULL;
-    if (!store_batch_commit(server->store, batch, &err)) {
-        g_warning("private: cannot store data of %s: %s", jid_bare(cs->jid), err->message);
-        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        return HOOK_HANDLED;
-    }
-    Stanza *ok = module_result(ev);
-    module_reply(ev, ok);
-    return HOOK_HANDLED;
+    gboolean stored = store_batch_commit(server->store, batch, &err);
+    return module_reply_stored(ev, stored, err, "private");
 }
 
 /* §2.3, §4: nobody but the user reads or writes the user's private data. */

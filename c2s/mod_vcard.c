@@ -61,14 +61,8 @@ static HookResult on_set(const char *event, gpointer data, gpointer ud)
         return HOOK_HANDLED;
     }
     g_autoptr(GError) err = NULL;
-    if (!store_map_set(server->store, MAP, jid_bare(cs->jid), KEY, xml, len, &err)) {
-        g_warning("vcard: cannot store the vCard of %s: %s", jid_bare(cs->jid), err->message);
-        module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        return HOOK_HANDLED;
-    }
-    Stanza *ok = module_result(ev);
-    module_reply(ev, ok);
-    return HOOK_HANDLED;
+    gboolean stored = store_map_set(server->store, MAP, jid_bare(cs->jid), KEY, xml, len, &err);
+    return module_reply_stored(ev, stored, err, "vcard");
 }
 
 /* Only the owner may change a vCard. */

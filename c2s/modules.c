@@ -35,6 +35,19 @@ Stanza *module_result(StanzaEvent *ev)
     return reply;
 }
 
+HookResult module_reply_stored(StanzaEvent *ev, gboolean stored, const GError *err,
+                               const char *what)
+{
+    if (stored) {
+        module_reply(ev, module_result(ev));
+        return HOOK_HANDLED;
+    }
+    g_warning("%s: cannot store data of %s: %s", what,
+              ev->st->from ? jid_bare(ev->st->from) : "?", err ? err->message : "unknown error");
+    module_reply_error(ev, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+    return HOOK_HANDLED;
+}
+
 XmlNode *module_load_element(Server *srv, const char *map, const char *owner, const char *key,
                              const char *ns, const char *name, gboolean *failed)
 {

@@ -48,6 +48,10 @@ void module_reply_error(StanzaEvent *ev, StanzaErr err, const char *text);
 /* A result for the event's iq on behalf of the account: no 'from' (RFC 6120 §8.1.2.1).
  * transfer full; add a payload, then module_reply(). */
 Stanza *module_result(StanzaEvent *ev);
+/* The answer to the event's iq after a storage write: an empty result when stored, else
+ * (err set) the failure logged for what ("vcard") and <internal-server-error/>. */
+HookResult module_reply_stored(StanzaEvent *ev, gboolean stored, const GError *err,
+                               const char *what);
 /* The element {ns}name stored for owner under key in map (storage/storage.h), parsed with
  * the restricted parser. NULL when nothing is stored, or when what is stored is corrupt
  * (logged); NULL with *failed set when storage could not be read (logged). transfer full */

@@ -276,6 +276,17 @@ def wait_port(host, port, timeout=15):
             time.sleep(0.05)
 
 
+def ctx_login(ctx, user, password, presence=True):
+    """A client of ctx.t logged in as user, closed at teardown (ctx.open); with initial
+    presence, reflected, unless presence is False."""
+    c = ctx.t.client()
+    ctx.open.append(c)
+    c.login(user, password)
+    if presence:
+        c.available()
+    return c
+
+
 class TerndCtx:
     """A test file's context: one started ternd (t) with accounts, and the clients its tests
     opened (open), all closed by close(). Files add their own attributes to it."""

@@ -23,7 +23,8 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (BUILDDIR, HERE, HOST, NS_CLIENT, SlixLoop, Ternd,  # noqa: E402
-                     XmppTimeout, check, error_condition, q, run_ternd, run_tests, to_str)
+                     XmppTimeout, check, ctx_login, error_condition, q, run_ternd, run_tests,
+                     to_str)
 
 NS_TERN_PUSH = "urn:xmpp:tern:push:0"
 NS_PUSH = "urn:xmpp:push:0"
@@ -137,12 +138,7 @@ def expect_error(r, status, what=""):
 
 
 def login(ctx, user, presence=True):
-    c = ctx.t.client()
-    ctx.open.append(c)
-    c.login(user, PW)
-    if presence:
-        c.available()
-    return c
+    return ctx_login(ctx, user, PW, presence)
 
 
 def push_payload(m):

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (HOST, IrcClient, NS_CLIENT, TERND_PROBLEMS, Ternd, binary, check,  # noqa: E402
                      error_condition, free_port, q, read_text, run_tests, scan_log,
-                     stop_process)
+                     stop_process, ctx_login)
 
 GW = "irc.localhost"
 SECRET = "irc-secret"
@@ -158,11 +158,7 @@ def teardown(ctx):
 
 
 def login(ctx, user):
-    c = ctx.t.client()
-    ctx.open.append(c)
-    c.login(user, PW)
-    c.available()
-    return c
+    return ctx_login(ctx, user, PW)
 
 
 def register(c, nick=None, username=None, password=None):

@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "smsc"))
 from ternlib import (HOST, NS_CLIENT, NS_DISCO_INFO, NS_REGISTER, TERND_PROBLEMS, Ternd,  # noqa: E402
                      binary, check, error_condition, q, read_text, run_tests, scan_log,
-                     stop_process)
+                     stop_process, ctx_login)
 import smsc as smpp  # noqa: E402
 
 GW = "sms.localhost"
@@ -120,11 +120,7 @@ def teardown(ctx):
 
 
 def login(ctx, user):
-    c = ctx.t.client()
-    ctx.open.append(c)
-    c.login(user, PW)
-    c.available()
-    return c
+    return ctx_login(ctx, user, PW)
 
 
 def register(c, phone):

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (HOST, NS_CLIENT, Ternd, XmppTimeout, binary, check, error_condition,  # noqa: E402
-                     q, run_tests, scan_log, stop_process, to_str)
+                     q, run_tests, scan_log, stop_process, to_str, ctx_login)
 
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_REGISTER = "jabber:iq:register"
@@ -99,11 +99,7 @@ def echo_log(ctx, domain):
 
 
 def login(ctx, user):
-    c = ctx.t.client()
-    ctx.open.append(c)
-    c.login(user, PW)
-    c.available()
-    return c
+    return ctx_login(ctx, user, PW)
 
 
 def disco(c, to):
