@@ -345,7 +345,10 @@ static void send_due(LgRun *run, int *senders, int nsenders, uint64_t t0, uint64
         }
         if (!c)
             return; /* every window is full: the backlog waits */
-        lg_xmpp_send_message(c, t0 + (uint64_t)((double)*k * interval));
+        uint64_t due = t0 + (uint64_t)((double)*k * interval);
+        lg_xmpp_send_message(c, due);
+        if (due >= run->win_start_ns && due < run->win_end_ns)
+            lg_hist_add(&run->lag, now - due);
         (*k)++;
     }
 }
@@ -493,6 +496,10 @@ static void print_text(LgRun *run, const Report *r)
                lg_hist_percentile(&run->hist, 50) / 1e6, lg_hist_percentile(&run->hist, 90) / 1e6,
                lg_hist_percentile(&run->hist, 99) / 1e6, lg_hist_percentile(&run->hist, 99.9) / 1e6,
                run->hist.max / 1e6);
+        if (o->rate > 0)
+            printf("  loadgen's own send lag ms (due -> queued): p50 %.3f  p99 %.3f  max %.3f\n",
+                   lg_hist_percentile(&run->lag, 50) / 1e6, lg_hist_percentile(&run->lag, 99) / 1e6,
+                   run->lag.max / 1e6);
         if (r->self_cpu_win > 0)
             printf("  loadgen CPU %.0f %% of one core\n", 100 * r->self_cpu_win / win);
     }
@@ -569,6 +576,9 @@ static void print_json(LgRun *run, const Report *r)
            lg_hist_percentile(&run->hist, 50) / 1e6, lg_hist_percentile(&run->hist, 90) / 1e6,
            lg_hist_percentile(&run->hist, 99) / 1e6, lg_hist_percentile(&run->hist, 99.9) / 1e6,
            run->hist.max / 1e6, run->hist.n);
+    printf("\"send_lag_ms\":{\"p50\":%.4f,\"p99\":%.4f,\"max\":%.4f},",
+           lg_hist_percentile(&run->lag, 50) / 1e6, lg_hist_percentile(&run->lag, 99) / 1e6,
+           run->lag.max / 1e6);
     printf("\"errors\":{\"total\":%" PRIu64 ",\"connect\":%" PRIu64 ",\"tls\":%" PRIu64
            ",\"auth\":%" PRIu64 ",\"register\":%" PRIu64 ",\"bind\":%" PRIu64 ",\"stream\":%" PRIu64
            ",\"stanza\":%" PRIu64 ",\"disconnect\":%" PRIu64 ",\"timeout\":%" PRIu64

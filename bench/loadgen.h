@@ -126,6 +126,7 @@ struct LgRun {
     uint64_t sent, delivered, sent_total, delivered_total;
     uint64_t win_start_ns, win_end_ns;
     LgHist hist;
+    LgHist lag; /* rate mode: how late loadgen itself sent (due -> queued) */
     LgErrors err;
     char first_error[256];
 };

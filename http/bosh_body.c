@@ -55,7 +55,7 @@ static void body_error(gpointer ud, XmlError err, const char *text)
     set_why(ud, text);
 }
 
-static const XmlParserCallbacks body_cb = {body_open, body_element, body_close, body_error};
+static const XmlParserCallbacks body_cb = {body_open, body_element, body_close, body_error, NULL};
 
 gboolean bosh_body_parse(const char *data, gsize len, const XmlLimits *limits, BoshBody *out)
 {

@@ -548,7 +548,8 @@ static void conn_unref(Conn *c)
         SSL_CTX_free(c->tls_ctx);
     g_free(c->sni);
     g_free(c->alpn);
-    g_string_free(c->out, TRUE);
+    if (c->out != NULL)
+        g_string_free(c->out, TRUE);
     if (c->msg_lens)
         g_array_unref(c->msg_lens);
     g_main_context_unref(c->ctx);
@@ -660,7 +661,8 @@ static void conn_release_fd(Conn *c)
     conn_dequeue(c);
     clear_source(&c->close_timer);
     clear_source(&c->rate_timer);
-    g_string_truncate(c->out, 0);
+    if (c->out != NULL)
+        g_string_truncate(c->out, 0);
     c->out_off = 0;
     if (c->msg_lens)
         g_array_set_size(c->msg_lens, 0);
@@ -845,7 +847,7 @@ static void conn_handshake(Conn *c)
             return;
     }
     if (c->state == CONN_ST_OPEN) {
-        if (c->out->len > c->out_off)
+        if (c->out != NULL && c->out->len > c->out_off)
             conn_schedule_flush(c); /* written during the handshake */
         conn_kick(c);               /* application data may have come with the Finished */
     }
@@ -957,7 +959,7 @@ static void conn_flush_now(Conn *c)
         return;
     if (c->state != CONN_ST_OPEN && c->state != CONN_ST_TLS_WAIT && c->state != CONN_ST_CLOSING)
         return;
-    gsize end = c->state == CONN_ST_TLS_WAIT ? c->plain_end : c->out->len;
+    gsize end = c->state == CONN_ST_TLS_WAIT ? c->plain_end : c->out != NULL ? c->out->len : 0;
     c->write_blocked = c->write_wants_read = FALSE;
     while (c->out_off < end) {
         gsize n = 0;
@@ -985,12 +987,14 @@ static void conn_flush_now(Conn *c)
     if (c->fd < 0)
         return;
     if (c->out_off == end) {
-        g_string_erase(c->out, 0, (gssize)c->out_off);
-        c->out_off = 0;
-        if (c->out->len == 0 && c->out->allocated_len > CONN_OUT_KEEP) {
-            /* memory per idle session: do not keep what a login or a burst grew */
-            g_string_free(c->out, TRUE);
-            c->out = g_string_new(NULL);
+        if (c->out != NULL) {
+            g_string_erase(c->out, 0, (gssize)c->out_off);
+            c->out_off = 0;
+            if (c->out->len == 0 && c->out->allocated_len > CONN_OUT_KEEP) {
+                /* memory per idle session: do not keep what a login or a burst grew */
+                g_string_free(c->out, TRUE);
+                c->out = g_string_new(NULL);
+            }
         }
         if (c->state == CONN_ST_TLS_WAIT) {
             conn_begin_handshake(c);
@@ -1123,11 +1127,24 @@ void conn_set_max_outbuf(Conn *c, gsize max)
     c->max_outbuf = max;
 }
 
+/* An idle stream's connection gives back its (empty) outbound buffer; conn_write() makes a
+ * new one. Memory per idle session (docs/performance.md). */
+void conn_release_idle(Conn *c)
+{
+    if (c->freed || c->sink != NULL || c->out == NULL || c->out->len != 0)
+        return;
+    g_string_free(c->out, TRUE);
+    c->out = NULL;
+    c->out_off = 0;
+}
+
 void conn_write(Conn *c, const char *buf, gsize len)
 {
     g_return_if_fail(!c->freed);
     if (len == 0 || (c->fd < 0 && !c->sink) || c->state >= CONN_ST_CLOSING)
         return; /* nothing more goes out once closing started */
+    if (c->out == NULL)
+        c->out = g_string_new(NULL); /* given back by conn_release_idle() */
     g_string_append_len(c->out, buf, (gssize)len);
     if (c->sink)
         g_array_append_val(c->msg_lens, len);
@@ -1194,7 +1211,7 @@ void conn_start_tls(Conn *c, SSL_CTX *ctx)
     SSL_CTX_up_ref(ctx);
     c->tls_ctx = ctx;
     c->state = CONN_ST_TLS_WAIT;
-    c->plain_end = c->out->len;
+    c->plain_end = c->out != NULL ? c->out->len : 0;
     c->read_wants_write = FALSE;
     conn_update_io(c); /* stop reading: the ClientHello stays in the kernel for OpenSSL */
     conn_schedule_flush(c);

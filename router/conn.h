@@ -33,6 +33,8 @@ Conn *conn_new(int fd, const ConnCallbacks *cb, gpointer ud);
 void conn_free(Conn *c);
 /* Limits: outbound buffer bytes (over -> on_closed with CONN_ERROR_OVERFLOW). */
 void conn_set_max_outbuf(Conn *c, gsize max);
+/* An idle stream rests: give back the empty outbound buffer (conn_write makes a new one). */
+void conn_release_idle(Conn *c);
 /* Queue bytes; written once per main-loop turn (coalesced). */
 void conn_write(Conn *c, const char *buf, gsize len);
 void conn_write_str(Conn *c, const char *s);

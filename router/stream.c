@@ -503,11 +503,21 @@ static void parser_error(gpointer ud, XmlError err, const char *text)
     stream_error(s, se, text);
 }
 
+/* The parser rests (no input for a second or two, between stanzas): so may the connection. */
+static void parser_hibernated(gpointer ud)
+{
+    Stream *s = ud;
+
+    if (s->conn != NULL)
+        conn_release_idle(s->conn);
+}
+
 static const XmlParserCallbacks parser_cb = {
     .stream_open = parser_stream_open,
     .element = parser_element,
     .stream_close = parser_stream_close,
     .error = parser_error,
+    .hibernated = parser_hibernated,
 };
 
 /* ---- RFC 7395 framed input: one element per message ---- */

@@ -100,6 +100,9 @@ typedef struct {
     void (*stream_close)(gpointer ud);
     /* An error; the parser is dead afterwards. text: human readable (borrowed). */
     void (*error)(gpointer ud, XmlError err, const char *text);
+    /* Optional: the parser went to rest (xml_parser_hibernate): the owner may give back
+     * what an idle stream does not need either. Never called from inside a feed. */
+    void (*hibernated)(gpointer ud);
 } XmlParserCallbacks;
 
 typedef struct XmlParser XmlParser;

@@ -145,7 +145,7 @@ static void on_error(gpointer ud, XmlError err, const char *text)
     g_ptr_array_add(r->events, g_strdup_printf("error %s", err_name(err)));
 }
 
-static const XmlParserCallbacks callbacks = {on_open, on_element, on_close, on_error};
+static const XmlParserCallbacks callbacks = {on_open, on_element, on_close, on_error, NULL};
 
 static void new_parser(Run *r, const XmlLimits *lim)
 {
