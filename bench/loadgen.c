@@ -328,6 +328,9 @@ static void sample_rss(LgRun *run, long *rss, long *anon, Report *r)
 
 /* Rate mode: the k-th message is due at t0 + k / rate, sent by the senders in turn; its
  * timestamp is when it was due (open loop: a late send counts in the latency). */
+/* rate mode: poll without sleeping when the next message is due within this */
+#define SPIN_NS 500000ull
+
 static void send_due(LgRun *run, int *senders, int nsenders, uint64_t t0, uint64_t *k, int *rr,
                      uint64_t now)
 {
@@ -403,7 +406,10 @@ static void run_traffic(LgRun *run, Report *r)
         if (o->rate > 0) {
             send_due(run, senders, n, t0, &k, &rr, now);
             uint64_t due = t0 + (uint64_t)((double)k * NS_PER_S / o->rate);
-            timeout = due > now ? (int64_t)MIN(due - now, 1000000ull) : 0;
+            /* The next message is due soon: poll without sleeping. A sleeping loadgen
+             * makes every send of the server wake it, which on a VM (an interrupt to the
+             * other CPU, a VM exit) costs the server more than the message itself. */
+            timeout = due > now + SPIN_NS ? (int64_t)MIN(due - now, 1000000ull) : 0;
         }
         lg_poll(run, timeout);
     }

@@ -5,7 +5,8 @@
 # a new one, in the stream header's namespace context, when bytes come again. Every test
 # idles longer than that at the points that matter (before STARTTLS, before SASL, after the
 # restart, after bind, in the middle of a stanza) and checks the stream still means the
-# same: namespaces and prefixes, the stanza size limit, restricted XML.
+# same: namespaces and prefixes, the stanza size limit, restricted XML. This ternd also
+# busy-polls ([server] busy_poll_us, router/busypoll.c): an idle server must not spin.
 
 import os
 import sys
@@ -19,12 +20,14 @@ STANZA_LIMIT = 4096
 # the sweep hibernates parsers queued before its previous run: idle for 1-2 s
 IDLE = 2.6
 NS_X = "urn:example:idle"
+BUSY_POLL_US = 500
 
 
 def setup():
     return TerndCtx(users=("alice", "bob"), pw=PW,
                     extra={"limits": {"c2s_stanza_size": STANZA_LIMIT},
-                           "c2s": {"max_resources": 100}})
+                           "c2s": {"max_resources": 100},
+                           "server": {"busy_poll_us": BUSY_POLL_US}})
 
 
 def pair(ctx):
@@ -140,6 +143,33 @@ def test_many_resting_sessions(ctx):
         check(c.wait_closed(), "each stream ends cleanly after a rest")
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_busy_poll(ctx):
+    """With busy polling on, a burst goes through in order; once quiet, ternd sleeps."""
+    a, b = pair(ctx)
+    for i in range(300):
+        a.send("<message to='%s' id='bp-%d' type='chat'><body>%d</body></message>"
+               % (b.jid, i, i))
+    got = []
+    while len(got) < 300:
+        m = b.wait(lambda e: e.tag == "{%s}message" % NS_CLIENT and
+                   (e.get("id") or "").startswith("bp-"))
+        got.append(int(m.get("id")[3:]))
+    check(got == list(range(300)), "300 messages arrive in order while ternd busy-polls")
+    time.sleep(0.5)  # past the millisecond after the last activity
+    pid = ctx.t.proc.pid
+    before = cpu_seconds(pid)
+    time.sleep(3)
+    used = cpu_seconds(pid) - before
+    # asleep, ternd wakes once a second (keepalive, the parser sweep): far below 10 %
+    check(used < 0.3, "an idle ternd does not spin (%.2f s of CPU in 3 s)" % used)
+
+
 TESTS = [
     ("a message with a namespaced payload after rests; stream: prefix kept",
      test_message_after_rest),
@@ -148,6 +178,7 @@ TESTS = [
     ("the stanza size limit after a rest", test_limit_after_rest),
     ("restricted XML after a rest", test_restricted_after_rest),
     ("fifty sessions rest and wake", test_many_resting_sessions),
+    ("busy polling: a burst in order, then an idle ternd sleeps", test_busy_poll),
 ]
 
 if __name__ == "__main__":
