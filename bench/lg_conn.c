@@ -147,6 +147,7 @@ void lg_conn_start(LgRun *run, LgConn *c)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     if (run->nsrc > 0) {
         /* the port is picked at connect(), per 4-tuple: many more than 28k per address */
         setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -344,6 +345,31 @@ static void disconnected(LgConn *c, const char *why)
         lg_conn_fail(c, &run->err.protocol, "disconnected during setup: %s", why);
 }
 
+/* recv() that also takes the kernel's receive timestamp of the data (run->rx_ns). */
+static ssize_t recv_stamped(LgConn *c, char *buf, size_t len)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof ctl.b};
+    ssize_t r = recvmsg(c->fd, &m, 0);
+
+    c->run->rx_ns = 0;
+    for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(h), sizeof ts);
+            int64_t rt = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+            if (rt > 0)
+                c->run->rx_ns = (uint64_t)(rt + c->run->rt_to_mono);
+        }
+    }
+    return r;
+}
+
 static void readable(LgConn *c)
 {
     static char buf[LG_READ_CHUNK];
@@ -366,7 +392,7 @@ static void readable(LgConn *c)
                 return;
             }
         } else {
-            ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+            ssize_t r = recv_stamped(c, buf, sizeof buf);
             if (r == 0) {
                 disconnected(c, "EOF");
                 return;
@@ -382,6 +408,7 @@ static void readable(LgConn *c)
             n = (size_t)r;
         }
         lg_xmpp_feed(c, buf, n);
+        c->run->rx_ns = 0;
         if (c->fd < 0 || c->phase == PH_TLS)
             return; /* closed, or STARTTLS began */
         if (!c->ssl && n < sizeof buf)

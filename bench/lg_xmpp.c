@@ -395,14 +395,14 @@ static void on_message(LgConn *c, const char *el, size_t len)
     LgConn *s = &run->conns[sender];
     if (s->outstanding > 0)
         s->outstanding--;
-    uint64_t now = lg_now_ns();
+    uint64_t now = lg_now_ns(), arrived = run->rx_ns ? MIN(run->rx_ns, now) : now;
     if (error) {
         run->err.stanza++;
     } else {
         run->delivered_total++;
-        if (now >= run->win_start_ns && now < run->win_end_ns) {
+        if (arrived >= run->win_start_ns && arrived < run->win_end_ns) {
             run->delivered++;
-            lg_hist_add(&run->hist, now > ts ? now - ts : 0);
+            lg_hist_add(&run->hist, arrived > ts ? arrived - ts : 0);
         }
     }
     /* flat out: keep the sender's window full */

@@ -405,6 +405,7 @@ static void run_traffic(LgRun *run, Report *r)
         int64_t timeout = 100000000;
         if (o->rate > 0) {
             send_due(run, senders, n, t0, &k, &rr, now);
+            lg_flush_all(run); /* out now, not after this turn's reading */
             uint64_t due = t0 + (uint64_t)((double)k * NS_PER_S / o->rate);
             /* The next message is due soon: poll without sleeping. A sleeping loadgen
              * makes every send of the server wake it, which on a VM (an interrupt to the
@@ -666,6 +667,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
+    {
+        struct timespec rt, mono;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        run.rt_to_mono = ((int64_t)mono.tv_sec - (int64_t)rt.tv_sec) * 1000000000ll +
+                         (mono.tv_nsec - rt.tv_nsec);
+    }
     run.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (run.epfd < 0) {
         fprintf(stderr, "loadgen: epoll_create1: %s\n", g_strerror(errno));

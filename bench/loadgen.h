@@ -129,6 +129,11 @@ struct LgRun {
     LgHist lag; /* rate mode: how late loadgen itself sent (due -> queued) */
     LgErrors err;
     char first_error[256];
+    /* latency ends when the bytes reached the client's socket (the kernel's receive
+     * timestamp, SO_TIMESTAMPNS, on plaintext connections), not when loadgen got to read
+     * them: a busy loadgen does not count its own backlog as the server's latency */
+    int64_t rt_to_mono;  /* CLOCK_MONOTONIC - CLOCK_REALTIME, ns */
+    uint64_t rx_ns;      /* arrival of the bytes being parsed (monotonic); 0: unknown */
 };
 
 /* lg_conn.c: sockets, TLS, buffers, the epoll loop step */

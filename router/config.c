@@ -18,8 +18,6 @@ const ConfKey config_keys[] = {
     {"server", "self_signed", CONF_BOOL, "true", 0, 0,
      "generate a self-signed certificate for a domain that has none"},
     {"server", "log_level", CONF_STRING, "message", 0, 0, "debug, info, message or warning"},
-    {"server", "busy_poll_us", CONF_INT, "0", 0, 1000,
-     "spin up to this long before the main loop sleeps while traffic flows (0: off)"},
     {"c2s", "listen", CONF_ADDR, "[::]:5222", 0, 0, "client port with STARTTLS; empty disables"},
     {"c2s", "direct_tls", CONF_ADDR, "[::]:5223", 0, 0,
      "client port with direct TLS (XEP-0368); empty disables"},

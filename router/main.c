@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "router/busypoll.h"
 #include "router/server.h"
 
 static GMainLoop *loop;
@@ -141,7 +140,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     loop = g_main_loop_new(NULL, FALSE);
-    busy_poll_install(NULL, (guint)config_get_int(config, "server", "busy_poll_us"));
     server = server_new(config, &err);
     if (!server) {
         fprintf(stderr, "ternd: %s\n", err->message);
