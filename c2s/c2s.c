@@ -80,6 +80,18 @@ static void phase_timer(C2sSession *cs, const char *key)
                         : 0;
 }
 
+/* A new session's pre-authentication limits, outbound buffer, read rate and deadline. */
+static void session_limits(C2sSession *cs)
+{
+    XmlLimits lim = c2s_limits(FALSE);
+    stream_set_limits(cs->stream, &lim);
+    stream_set_max_outbuf(cs->stream, server->outbuf_size);
+    conn_set_read_rate(stream_conn(cs->stream),
+                       config_get_int(server->config, "limits", "c2s_read_rate"),
+                       config_get_int(server->config, "limits", "c2s_read_burst"));
+    stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
+}
+
 Conn *c2s_accept_framed(const ConnSink *sink, gpointer sink_ud, const char *peer_ip,
                         gboolean secure)
 {
@@ -98,10 +110,7 @@ Conn *c2s_accept_framed(const ConnSink *sink, gpointer sink_ud, const char *peer
     cs->since = g_get_real_time();
     cs->stream = stream_new_framed(&c2s_kind, sink, sink_ud, peer_ip, secure, cs);
     phase_timer(cs, "stream_open_timeout");
-    XmlLimits lim = c2s_limits(FALSE);
-    stream_set_limits(cs->stream, &lim);
-    stream_set_max_outbuf(cs->stream, server->outbuf_size);
-    stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
+    session_limits(cs); /* the read rate too: web input waits in the connection */
     g_queue_push_tail_link(&sessions, &cs->link);
     return stream_conn(cs->stream);
 }
@@ -136,13 +145,7 @@ static void c2s_accept(int fd, const struct sockaddr *addr, gboolean direct_tls)
     cs->since = g_get_real_time();
     cs->stream = stream_new_incoming(&c2s_kind, fd, cs);
     phase_timer(cs, direct_tls ? "tls_handshake_timeout" : "stream_open_timeout");
-    XmlLimits lim = c2s_limits(FALSE);
-    stream_set_limits(cs->stream, &lim);
-    stream_set_max_outbuf(cs->stream, server->outbuf_size);
-    conn_set_read_rate(stream_conn(cs->stream),
-                       config_get_int(server->config, "limits", "c2s_read_rate"),
-                       config_get_int(server->config, "limits", "c2s_read_burst"));
-    stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
+    session_limits(cs);
     g_queue_push_tail_link(&sessions, &cs->link);
     if (direct_tls) /* XEP-0368 */
         stream_start_direct_tls(cs->stream, tls_store_server_ctx(server->tls));

@@ -125,6 +125,9 @@ struct Conn {
     const ConnSink *sink; /* NULL for tcp/tls */
     gpointer sink_ud;
     GArray *msg_lens;   /* gsize per queued message, oldest first */
+    GQueue in_backlog;  /* GBytes*: input messages waiting for the read-rate bucket */
+    gsize backlog_bytes;
+    gsize rate_debt;    /* a message longer than the tokens there were: paid off first */
     gboolean secure;    /* the transport vouches for it (HTTPS, loopback) */
     gboolean sink_done; /* sink->close called, or the transport reported itself gone */
 };
@@ -552,6 +555,7 @@ static void conn_unref(Conn *c)
         g_string_free(c->out, TRUE);
     if (c->msg_lens)
         g_array_unref(c->msg_lens);
+    g_queue_clear_full(&c->in_backlog, (GDestroyNotify)g_bytes_unref);
     g_main_context_unref(c->ctx);
     g_free(c);
 }
@@ -864,12 +868,18 @@ static gsize rate_resume_bytes(const Conn *c)
     return (gsize)MIN(c->rate.burst, MAX(c->rate.rate / 16, 1));
 }
 
+static void conn_virtual_drain(Conn *c);
+
 static gboolean conn_rate_resume(gpointer data)
 {
     Conn *c = data;
     g_source_unref(c->rate_timer);
     c->rate_timer = NULL;
     c->rate_paused = FALSE;
+    if (c->sink) {
+        conn_virtual_drain(c);
+        return G_SOURCE_REMOVE;
+    }
     conn_update_io(c);
     if (c->state == CONN_ST_OPEN && !c->read_paused && c->vt->pending(c) > 0)
         conn_kick(c); /* decrypted bytes that poll cannot announce */
@@ -1330,14 +1340,75 @@ static void conn_virtual_flush(Conn *c)
     conn_unref(c);
 }
 
+/* A web transport cannot be told to stop reading, so its messages wait here while the
+ * read-rate bucket is empty (the same pace as a socket's; nothing is dropped). Waiting input
+ * is bounded: past CONN_VIRTUAL_BACKLOG_MAX the connection is closed. */
+#define CONN_VIRTUAL_BACKLOG_MAX (1024 * 1024)
+
+/* Spend the tokens for a message of len bytes (what is missing becomes debt); FALSE when
+ * the bucket is empty or a debt is still being paid off. */
+static gboolean virtual_take(Conn *c, gsize len)
+{
+    gsize avail = rate_bucket_available(&c->rate, g_get_monotonic_time());
+    gsize pay = MIN(avail, c->rate_debt);
+
+    rate_bucket_take(&c->rate, pay);
+    c->rate_debt -= pay;
+    avail -= pay;
+    if (c->rate_debt > 0 || avail == 0)
+        return FALSE;
+    rate_bucket_take(&c->rate, MIN(avail, len));
+    c->rate_debt = len - MIN(avail, len);
+    return TRUE;
+}
+
+static void virtual_deliver(Conn *c, const char *buf, gsize len)
+{
+    c->last_activity = g_get_monotonic_time();
+    c->cb.on_data(c, buf, len, c->ud);
+}
+
+/* The bucket has tokens again: messages that waited, oldest first. */
+static void conn_virtual_drain(Conn *c)
+{
+    conn_ref(c);
+    while (c->in_backlog.length > 0 && !c->freed && c->state == CONN_ST_OPEN && !c->sink_done) {
+        GBytes *msg = g_queue_peek_head(&c->in_backlog);
+        gsize len;
+        const char *data = g_bytes_get_data(msg, &len);
+
+        if (!virtual_take(c, len)) {
+            conn_rate_pause(c);
+            break;
+        }
+        g_queue_pop_head(&c->in_backlog);
+        c->backlog_bytes -= len;
+        virtual_deliver(c, data, len);
+        g_bytes_unref(msg);
+    }
+    conn_unref(c);
+}
+
 void conn_virtual_feed(Conn *c, const char *buf, gsize len)
 {
     g_return_if_fail(c && !c->freed && c->sink);
     if (c->state != CONN_ST_OPEN || c->sink_done)
         return; /* closing: what the peer says now is not read (as with a socket) */
-    c->last_activity = g_get_monotonic_time();
+    if (c->rate.rate && (c->in_backlog.length > 0 || !virtual_take(c, len))) {
+        if (c->backlog_bytes + len > CONN_VIRTUAL_BACKLOG_MAX) {
+            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_OVERFLOW,
+                                       "over %d bytes of input waiting for the read rate",
+                                       CONN_VIRTUAL_BACKLOG_MAX));
+            return;
+        }
+        g_queue_push_tail(&c->in_backlog, g_bytes_new(buf, len));
+        c->backlog_bytes += len;
+        if (c->rate_timer == NULL)
+            conn_rate_pause(c);
+        return;
+    }
     conn_ref(c);
-    c->cb.on_data(c, buf, len, c->ud);
+    virtual_deliver(c, buf, len);
     conn_unref(c);
 }
 

@@ -548,6 +548,75 @@ def test_shutdown(ctx):
     check(rc == 0, "ternd exited with %s" % rc)
 
 
+def test_read_rate(ctx):
+    """c2s_read_rate holds for WebSocket input too: a web transport cannot stop reading, so
+    the messages wait in the connection. 60 messages of ~1 KB sent at once are taken at
+    20,000 B/s (every prefix that arrives fits burst + rate x time), all delivered, in
+    order (router/conn.c conn_virtual_feed)."""
+    rate, burst, count = 20000, 8192, 60
+    r = TerndCtx(("flood", "sink"), PW,
+                 extra={"limits": {"c2s_read_rate": rate, "c2s_read_burst": burst}})
+    try:
+        wait_port(HOST, r.t.http_port)
+        sink = r.client()
+        sink.login("sink", PW, resource="r")
+        flood = WsXmpp(r.t.http_port)
+        r.open.append(flood)
+        flood.login("flood", PW, resource="w")
+        time.sleep(burst / rate + 0.5)  # the login's tokens are back: the bucket is full
+        body = "z" * 1000
+        stanzas = ["<message type='chat' to='%s' id='w%03d'><body>%s</body></message>"
+                   % (sink.jid, i, body) for i in range(count)]
+        size = len(stanzas[0].encode())
+        t0 = time.monotonic()
+        for st in stanzas:
+            flood.send(st)
+        arrivals = []
+        while len(arrivals) < count:
+            m = sink.wait_message(timeout=30)
+            arrivals.append((m.get("id"), time.monotonic() - t0))
+        ids = [a[0] for a in arrivals]
+        check(ids == ["w%03d" % i for i in range(count)], "all delivered, in order: %s" % ids)
+        for i, (_, at) in enumerate(arrivals):
+            allowed = burst + rate * at + size
+            check((i + 1) * size <= allowed, "message %d arrived at %.2f s: %d bytes taken, "
+                  "more than burst + rate x time (%d)" % (i, at, (i + 1) * size, allowed))
+        least = (count * size - burst - size) / rate
+        check(arrivals[-1][1] >= least * 0.9, "the last message came after %.2f s, not before "
+              "~%.2f s" % (arrivals[-1][1], least))
+        r2 = flood.iq("get", "<ping xmlns='urn:xmpp:ping'/>")
+        check(r2.get("type") == "result", "the WebSocket session is still served", r2)
+    finally:
+        r.close()
+
+
+def test_read_rate_backlog_bounded(ctx):
+    """What waits for the read rate is bounded: a WebSocket client that sends more than
+    1 MiB faster than c2s_read_rate allows is disconnected; the server goes on serving."""
+    r = TerndCtx(("flood2", "hank"), PW,
+                 extra={"limits": {"c2s_read_rate": 2000, "c2s_read_burst": 2000}})
+    try:
+        wait_port(HOST, r.t.http_port)
+        flood = WsXmpp(r.t.http_port)
+        r.open.append(flood)
+        flood.login("flood2", PW, resource="w")
+        body = "y" * 12000
+        closed = False
+        try:
+            for i in range(120):  # ~1.45 MB
+                flood.send("<message type='chat' to='hank@localhost' id='b%03d'><body>%s</body>"
+                           "</message>" % (i, body))
+        except OSError:
+            closed = True
+        code = None if closed else flood.expect_ws_close(timeout=10)
+        check(closed or code is not None, "the flooding WebSocket was closed (%s)" % code)
+        ok = r.client()
+        ok.login("hank", PW, resource="after")
+        check(ok.ping().get("type") == "result", "another client is served afterwards")
+    finally:
+        r.close()
+
+
 TESTS = [
     ("handshake: subprotocol xmpp, no permessage-deflate", test_handshake),
     ("a client not offering xmpp is refused (400)", test_subprotocol_refused),
@@ -562,6 +631,8 @@ TESTS = [
     ("XEP-0198 resumption on a new WebSocket", test_resume),
     ("a message over the stanza limit: <policy-violation/>", test_too_big),
     ("malformed frames: the right stream error, then a normal login", test_bad_frames),
+    ("c2s_read_rate: a WebSocket flood is taken at the rate, nothing dropped", test_read_rate),
+    ("input waiting for the read rate is bounded: 1 MiB, then closed", test_read_rate_backlog_bounded),
     ("shutdown with a live WebSocket session: <system-shutdown/>, clean exit", test_shutdown),
 ]
 
