@@ -84,11 +84,7 @@ static void phase_timer(C2sSession *cs, const char *key)
 static void session_limits(C2sSession *cs)
 {
     XmlLimits lim = c2s_limits(FALSE);
-    stream_set_limits(cs->stream, &lim);
-    stream_set_max_outbuf(cs->stream, server->outbuf_size);
-    conn_set_read_rate(stream_conn(cs->stream),
-                       config_get_int(server->config, "limits", "c2s_read_rate"),
-                       config_get_int(server->config, "limits", "c2s_read_burst"));
+    server_stream_limits(server, cs->stream, &lim, "c2s");
     stream_set_deadline(cs->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
 }
 

@@ -209,11 +209,7 @@ static void accept_cb(int fd, const struct sockaddr *addr, socklen_t len, gpoint
     cc->link.data = cc;
     cc->stream = stream_new_incoming(&component_kind, fd, cc);
     XmlLimits lim = comp_limits(FALSE);
-    stream_set_limits(cc->stream, &lim);
-    stream_set_max_outbuf(cc->stream, server->outbuf_size);
-    conn_set_read_rate(stream_conn(cc->stream),
-                       config_get_int(server->config, "limits", "component_read_rate"),
-                       config_get_int(server->config, "limits", "component_read_burst"));
+    server_stream_limits(server, cc->stream, &lim, "component");
     stream_set_deadline(cc->stream, server->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
     g_queue_push_tail_link(&conns, &cc->link);
 }

@@ -164,3 +164,14 @@ void server_free(Server *srv)
     config_free(srv->config);
     g_free(srv);
 }
+
+void server_stream_limits(Server *srv, Stream *s, const XmlLimits *lim, const char *kind)
+{
+    g_autofree char *rate = g_strdup_printf("%s_read_rate", kind);
+    g_autofree char *burst = g_strdup_printf("%s_read_burst", kind);
+
+    stream_set_limits(s, lim);
+    stream_set_max_outbuf(s, srv->outbuf_size);
+    conn_set_read_rate(stream_conn(s), config_get_int(srv->config, "limits", rate),
+                       config_get_int(srv->config, "limits", burst));
+}

@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include "router/config.h"
+#include "router/stream.h"
 #include "router/tls.h"
 #include "storage/storage.h"
 
@@ -28,6 +29,10 @@ Server *server_new(Config *config /* transfer full */, GError **error);
 /* Close every stream with a system-shutdown error; calls done() when they are gone. */
 void server_shutdown(Server *srv, GSourceFunc done, gpointer ud);
 void server_free(Server *srv);
+/* A new stream's settings before authentication: its parser limits, the outbound buffer
+ * ([limits] outbuf_size) and the read-rate bucket [limits] <kind>_read_rate and
+ * <kind>_read_burst (kind: "c2s", "s2s" or "component"). */
+void server_stream_limits(Server *srv, Stream *s, const XmlLimits *lim, const char *kind);
 /* SIGHUP: reload certificates (config keys that are safe to change: log level). */
 void server_reload(Server *srv);
 gboolean server_is_hosted(const Server *srv, const char *domain);

@@ -127,11 +127,7 @@ static void in_accept(int fd, gboolean direct_tls)
     in->node.data = in;
     in->stream = stream_new_incoming(&in_kind, fd, in);
     g_queue_push_tail_link(&ins, &in->node);
-    stream_set_limits(in->stream, &s2s_conf.preauth_limits);
-    stream_set_max_outbuf(in->stream, srv->outbuf_size);
-    conn_set_read_rate(stream_conn(in->stream),
-                       config_get_int(srv->config, "limits", "s2s_read_rate"),
-                       config_get_int(srv->config, "limits", "s2s_read_burst"));
+    server_stream_limits(srv, in->stream, &s2s_conf.preauth_limits, "s2s");
     stream_set_deadline(in->stream, srv->preauth_timeout, STREAM_ERR_CONNECTION_TIMEOUT);
     stream_set_verify_peer(in->stream, TRUE); /* XEP-0178: the peer's certificate */
     const char *ip = stream_peer_addr(in->stream);

@@ -219,11 +219,7 @@ static void connected_cb(int fd, const GError *error, gpointer ud)
     out->stream = stream_new_outgoing(&out_kind, fd, out);
     stream_set_local_domain(out->stream, out->local);
     stream_set_peer_domain(out->stream, out->remote);
-    stream_set_limits(out->stream, &s2s_conf.preauth_limits);
-    stream_set_max_outbuf(out->stream, s2s_conf.srv->outbuf_size);
-    conn_set_read_rate(stream_conn(out->stream),
-                       config_get_int(s2s_conf.srv->config, "limits", "s2s_read_rate"),
-                       config_get_int(s2s_conf.srv->config, "limits", "s2s_read_burst"));
+    server_stream_limits(s2s_conf.srv, out->stream, &s2s_conf.preauth_limits, "s2s");
     g_debug("s2s-out %s -> %s: connected to %s port %u%s", out->local, out->remote, c->host,
             c->port, c->direct_tls ? " (direct TLS)" : "");
     if (c->direct_tls) /* XEP-0368: SNI is the domain, not the SRV target */

@@ -287,6 +287,30 @@ def ctx_login(ctx, user, password, presence=True):
     return c
 
 
+def flood_stanzas(to, count, prefix, body_len=1000):
+    """count chat messages to 'to' with ids prefix000.. and a body_len body, all the same
+    size; returns (stanzas, size in bytes)."""
+    body = "z" * body_len
+    stanzas = ["<message type='chat' to='%s' id='%s%03d'><body>%s</body></message>"
+               % (to, prefix, i, body) for i in range(count)]
+    return stanzas, len(stanzas[0].encode())
+
+
+def check_paced(arrivals, prefix, size, rate, burst):
+    """arrivals: [(id, seconds since the flood began)] of messages of size bytes sent at
+    once: all came, in order, and every prefix fits burst + rate x time (a read-rate bucket
+    was applied). Returns the last arrival's time."""
+    count = len(arrivals)
+    ids = [a[0] for a in arrivals]
+    check(ids == ["%s%03d" % (prefix, i) for i in range(count)], "all delivered, in order: %s"
+          % ids)
+    for i, (_, at) in enumerate(arrivals):
+        allowed = burst + rate * at + size
+        check((i + 1) * size <= allowed, "message %d arrived at %.2f s: %d bytes taken, "
+              "more than burst + rate x time (%d)" % (i, at, (i + 1) * size, allowed))
+    return arrivals[-1][1]
+
+
 class TerndCtx:
     """A test file's context: one started ternd (t) with accounts, and the clients its tests
     opened (open), all closed by close(). Files add their own attributes to it."""

@@ -23,8 +23,8 @@ from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (HOST, NS_BIND, NS_CLIENT, NS_SASL, NS_STREAM, NS_STREAM_ERR,  # noqa: E402
-                     NS_TLS, SlixLoop, TerndCtx, XmppTimeout, b64, check, close_ctx, q,
-                     run_tests, scram_client, to_str, wait_port)
+                     NS_TLS, SlixLoop, TerndCtx, XmppTimeout, b64, check, check_paced, close_ctx,
+                     flood_stanzas, q, run_tests, scram_client, to_str, wait_port)
 
 NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
 NS_SM = "urn:xmpp:sm:3"
@@ -564,10 +564,7 @@ def test_read_rate(ctx):
         r.open.append(flood)
         flood.login("flood", PW, resource="w")
         time.sleep(burst / rate + 0.5)  # the login's tokens are back: the bucket is full
-        body = "z" * 1000
-        stanzas = ["<message type='chat' to='%s' id='w%03d'><body>%s</body></message>"
-                   % (sink.jid, i, body) for i in range(count)]
-        size = len(stanzas[0].encode())
+        stanzas, size = flood_stanzas(sink.jid, count, "w")
         t0 = time.monotonic()
         for st in stanzas:
             flood.send(st)
@@ -575,15 +572,10 @@ def test_read_rate(ctx):
         while len(arrivals) < count:
             m = sink.wait_message(timeout=30)
             arrivals.append((m.get("id"), time.monotonic() - t0))
-        ids = [a[0] for a in arrivals]
-        check(ids == ["w%03d" % i for i in range(count)], "all delivered, in order: %s" % ids)
-        for i, (_, at) in enumerate(arrivals):
-            allowed = burst + rate * at + size
-            check((i + 1) * size <= allowed, "message %d arrived at %.2f s: %d bytes taken, "
-                  "more than burst + rate x time (%d)" % (i, at, (i + 1) * size, allowed))
+        last = check_paced(arrivals, "w", size, rate, burst)
         least = (count * size - burst - size) / rate
-        check(arrivals[-1][1] >= least * 0.9, "the last message came after %.2f s, not before "
-              "~%.2f s" % (arrivals[-1][1], least))
+        check(last >= least * 0.9, "the last message came after %.2f s, not before ~%.2f s"
+              % (last, least))
         r2 = flood.iq("get", "<ping xmlns='urn:xmpp:ping'/>")
         check(r2.get("type") == "result", "the WebSocket session is still served", r2)
     finally:
