@@ -411,17 +411,14 @@ static void handle_bound(C2sSession *cs, XmlNode *el)
             return;
         }
     }
-    xml_node_set_attr(el, "from", jid_full(cs->jid));
-    /* keep what an error reply needs: stanza_new frees el when the 'to' is malformed */
-    g_autofree char *name = g_strdup(el->name);
-    g_autofree char *id = g_strdup(xml_node_attr(el, "id"));
-    g_autofree char *type = g_strdup(xml_node_attr(el, "type"));
-    Stanza *st = stanza_new(el, NULL);
-    if (!st) { /* RFC 6120 §8.3.3.8 */
-        XmlNode *shell = xml_node_new(XML_NS_CLIENT, name);
-        xml_node_set_attr(shell, "id", id);
-        xml_node_set_attr(shell, "type", type);
+    const char *to_attr = xml_node_attr(el, "to");
+    Jid *to = to_attr ? jid_new(to_attr, NULL) : NULL;
+    if (to_attr && !to) { /* RFC 6120 §8.3.3.8 */
+        XmlNode *shell = xml_node_new(XML_NS_CLIENT, el->name);
+        xml_node_set_attr(shell, "id", xml_node_attr(el, "id"));
+        xml_node_set_attr(shell, "type", xml_node_attr(el, "type"));
         xml_node_set_attr(shell, "from", jid_full(cs->jid));
+        xml_node_free(el);
         g_autoptr(Stanza) orig = stanza_new(shell, NULL);
         g_autoptr(Stanza) reply = stanza_error_reply(orig, STANZA_ERR_JID_MALFORMED,
                                                      "the 'to' address is not a valid JID");
@@ -429,6 +426,8 @@ static void handle_bound(C2sSession *cs, XmlNode *el)
             c2s_session_send(cs, reply);
         return;
     }
+    xml_node_set_attr(el, "from", jid_full(cs->jid));
+    Stanza *st = stanza_new_addressed(el, to, jid_ref(cs->jid));
     smgmt_inbound(cs);
     if (is_ping_reply(cs, st)) {
         stanza_unref(st);

@@ -19,39 +19,42 @@ struct C2sSession {
     Server *srv;
     Stream *stream; /* owned */
     C2sState state;
-    char *domain;   /* the stream's 'to' (a hosted domain), fixed at first header */
-    char *username; /* prepared localpart after SASL */
-    Jid *jid;       /* full JID after bind */
+    /* flags, packed (one session per connected client) */
+    guint available : 1;
+    guint roster_requested : 1; /* interested resource: gets roster pushes (RFC 6121 §2.1.6) */
+    guint offline_sent : 1;     /* offline messages were flushed to this session */
+    guint sm_enabled : 1;
+    guint sm_resumable : 1;
+    guint sm_hibernating : 1;
+    guint carbons : 1;      /* XEP-0280 enabled */
+    guint csi_inactive : 1; /* XEP-0352 */
+    char *domain;           /* the stream's 'to' (a hosted domain), fixed at first header */
+    char *username;         /* prepared localpart after SASL */
+    Jid *jid;               /* full JID after bind */
     /* SASL */
     char *mech;
     ScramServer *scram;
     guint auth_failures;
     guint delay_src;
     /* presence */
-    gboolean available;
     int priority;
-    Stanza *presence;          /* last broadcast presence, owned */
-    GHashTable *directed;      /* JIDs (strings) that got directed available presence */
-    gboolean roster_requested; /* interested resource: gets roster pushes (RFC 6121 §2.1.6) */
-    gboolean offline_sent;     /* offline messages were flushed to this session */
+    Stanza *presence;     /* last broadcast presence, owned */
+    GHashTable *directed; /* JIDs (strings) that got directed available presence */
     /* keepalive (XEP-0199) */
     char *ping_id;
     gint64 ping_sent;
     /* XEP-0198 stream management (c2s/streammgmt.c) */
-    gboolean sm_enabled, sm_resumable, sm_hibernating;
-    char *sm_id;           /* resumption id */
-    guint32 sm_h_in;       /* stanzas handled from the client */
-    guint32 sm_h_acked;    /* our stanzas the client acknowledged */
-    GQueue sm_unacked;     /* SmItem*, oldest first */
-    guint sm_timer;        /* resumption timeout while hibernating */
-    guint sm_since_r;      /* stanzas sent since our last <r/> */
-    char *peer_ip;         /* counted in the per-address connection limit */
-    gint64 since;          /* wall clock (µs) of the connection (HTTP admin API) */
-    guint phase_src;       /* stream-open / TLS handshake timer */
-    gboolean carbons;      /* XEP-0280 enabled */
-    gboolean csi_inactive; /* XEP-0352 */
-    GPtrArray *csi_held;   /* XmlNode* held while inactive */
-    GList link;            /* in the list of all sessions */
+    char *sm_id;         /* resumption id */
+    guint32 sm_h_in;     /* stanzas handled from the client */
+    guint32 sm_h_acked;  /* our stanzas the client acknowledged */
+    GQueue sm_unacked;   /* SmItem*, oldest first */
+    guint sm_timer;      /* resumption timeout while hibernating */
+    guint sm_since_r;    /* stanzas sent since our last <r/> */
+    char *peer_ip;       /* counted in the per-address connection limit */
+    gint64 since;        /* wall clock (µs) of the connection (HTTP admin API) */
+    guint phase_src;     /* stream-open / TLS handshake timer */
+    GPtrArray *csi_held; /* XmlNode* held while inactive */
+    GList link;          /* in the list of all sessions */
 };
 
 gboolean c2s_init(Server *srv, GError **error);

@@ -69,7 +69,8 @@ static gboolean is_blocked(const char *owner, const Jid *j)
            (jid_local(j) && g_hash_table_contains(set, jid_domain(j)));
 }
 
-/* The user's own server (its bare domain) is never blocked: it serves the account. */
+/* The user's own server (its bare domain) is never blocked: it serves the account (any
+ * address of the user's). */
 static gboolean is_own_server(const Jid *j, const Jid *user)
 {
     return !jid_local(j) && !jid_resource(j) && !strcmp(jid_domain(j), jid_domain(user));
@@ -462,8 +463,7 @@ static HookResult on_to_user(const char *event, gpointer data, gpointer ud)
     Stanza *st = ev->st;
     if (!st->from || jid_bare_equal(st->from, st->to)) /* §5: own resources never blocked */
         return HOOK_PASS;
-    g_autoptr(Jid) user = jid_to_bare(st->to);
-    if (!is_own_server(st->from, user) && is_blocked(jid_bare(user), st->from)) {
+    if (!is_own_server(st->from, st->to) && is_blocked(jid_bare(st->to), st->from)) {
         gboolean request = st->kind == STANZA_KIND_IQ &&
                            (!g_strcmp0(st->type, "get") || !g_strcmp0(st->type, "set"));
         if (st->kind == STANZA_KIND_MESSAGE || request)
@@ -476,8 +476,7 @@ static HookResult on_to_user(const char *event, gpointer data, gpointer ud)
     if (st->kind == STANZA_KIND_PRESENCE && st->type && strcmp(st->type, "unavailable") &&
         strcmp(st->type, "probe"))
         return HOOK_PASS; /* subscription management (roster removal) still flows */
-    g_autoptr(Jid) sender = jid_to_bare(st->from);
-    return is_blocked(jid_bare(sender), st->to) ? HOOK_HANDLED : HOOK_PASS;
+    return is_blocked(jid_bare(st->from), st->to) ? HOOK_HANDLED : HOOK_PASS;
 }
 
 /* §3.3: the user's own stanza to a blocked address is refused, not routed. */

@@ -73,7 +73,7 @@ static gboolean commit_cb(gpointer data)
     for (guint i = 0; i < batch->len; i++) {
         Pending *m = g_ptr_array_index(batch, i);
         StanzaEvent stored = {m->st, NULL};
-        hook_fire("message/offline-stored", &stored);
+        HOOK_FIRE("message/offline-stored", &stored);
     }
     return G_SOURCE_REMOVE;
 }

@@ -89,7 +89,7 @@ static void route(Stanza *st /* transfer full */)
     if (!st)
         return;
     StanzaEvent ev = {st, NULL};
-    if (hook_fire("presence/out", &ev) == HOOK_HANDLED) {
+    if (HOOK_FIRE("presence/out", &ev) == HOOK_HANDLED) {
         stanza_unref(st);
         return;
     }
@@ -349,7 +349,7 @@ static void availability(C2sSession *cs, Stanza *st)
     }
     if (!avail && !was)
         return;
-    cs->available = avail;
+    cs->available = !!avail;
     g_clear_pointer(&cs->presence, stanza_unref);
     if (avail)
         cs->presence = stanza_ref(st);

@@ -161,7 +161,7 @@ static void deliver_bare(Stanza *st, C2sSession *origin)
         return;
     case STANZA_KIND_MESSAGE: {
         StanzaEvent ev = {st, origin};
-        if (hook_fire("message/bare", &ev) == HOOK_HANDLED)
+        if (HOOK_FIRE("message/bare", &ev) == HOOK_HANDLED)
             return;
         int best = -1;
         for (guint i = 0; list && i < list->len; i++) {
@@ -183,10 +183,10 @@ static void deliver_bare(Stanza *st, C2sSession *origin)
         }
         if (got->len) {
             DeliveredEvent dev = {st, got};
-            hook_fire("message/delivered", &dev);
+            HOOK_FIRE("message/delivered", &dev);
             return;
         }
-        if (hook_fire("message/offline", &ev) == HOOK_HANDLED)
+        if (HOOK_FIRE("message/offline", &ev) == HOOK_HANDLED)
             return;
         /* §8.5.2.2.1: no offline storage for this message: tell the sender */
         if (!strcmp(type, "headline") || !strcmp(type, "error"))
@@ -196,7 +196,7 @@ static void deliver_bare(Stanza *st, C2sSession *origin)
     }
     case STANZA_KIND_PRESENCE: {
         StanzaEvent ev = {st, origin};
-        if (hook_fire("presence/bare", &ev) == HOOK_HANDLED)
+        if (HOOK_FIRE("presence/bare", &ev) == HOOK_HANDLED)
             return;
         if (st->type && !strcmp(st->type, "probe"))
             return; /* answered by the roster module once it knows subscriptions */
@@ -241,11 +241,11 @@ static void deliver_local(Stanza *st, C2sSession *origin)
         return;
     }
     StanzaEvent ev = {st, origin};
-    if (hook_fire("stanza/to-user", &ev) == HOOK_HANDLED)
+    if (HOOK_FIRE("stanza/to-user", &ev) == HOOK_HANDLED)
         return; /* a filter (e.g. blocking, XEP-0191) took it */
     if (st->kind == STANZA_KIND_PRESENCE && presence_inbound(st))
         return; /* subscriptions and probes (RFC 6121 §3, §4.3) */
-    if (st->kind == STANZA_KIND_MESSAGE && hook_fire("message/to-user", &ev) == HOOK_HANDLED)
+    if (st->kind == STANZA_KIND_MESSAGE && HOOK_FIRE("message/to-user", &ev) == HOOK_HANDLED)
         return; /* e.g. the archive (XEP-0313) stamps it first and passes */
     if (!jid_resource(st->to)) {
         deliver_bare(st, origin);
@@ -258,7 +258,7 @@ static void deliver_local(Stanza *st, C2sSession *origin)
             g_autoptr(GPtrArray) got = g_ptr_array_new();
             g_ptr_array_add(got, target);
             DeliveredEvent dev = {st, got};
-            hook_fire("message/delivered", &dev);
+            HOOK_FIRE("message/delivered", &dev);
         }
         return;
     }
@@ -294,7 +294,7 @@ void sm_from_client(C2sSession *cs, Stanza *st)
 {
     g_autoptr(Stanza) owned = st;
     StanzaEvent ev = {st, cs};
-    if (hook_fire("stanzas/in", &ev) == HOOK_HANDLED)
+    if (HOOK_FIRE("stanzas/in", &ev) == HOOK_HANDLED)
         return;
     if (st->kind == STANZA_KIND_PRESENCE) {
         presence_from_client(cs, st);

@@ -69,22 +69,37 @@ typedef enum {
 
 typedef struct Flusher Flusher;
 
+typedef struct ConnVirtual ConnVirtual;
+
 struct Conn {
     int refcount; /* internal: held by dispatchers while they run callbacks */
-    gboolean freed;
     int fd;
     ConnState state;
+    GIOCondition watching; /* events registered in the flusher's epoll set; 0 = not in it */
     const ConnVtable *vt;
     ConnCallbacks cb;
     gpointer ud;
 
+    /* flags, packed: ~20,000 idle sessions each carry one Conn */
+    guint freed : 1;
+    guint queued : 1; /* in the flusher's list (flush_link) */
+    guint kicked : 1; /* in flusher->kicked: dispatch without waiting for the fd */
+    guint read_paused : 1;
+    guint rate_paused : 1;      /* bucket empty: no reading until rate_timer fires */
+    guint write_blocked : 1;    /* waiting for writable */
+    guint write_wants_read : 1; /* TLS write waiting for readable */
+    guint read_wants_write : 1; /* TLS read waiting for writable (e.g. KeyUpdate reply) */
+    guint hs_wants_write : 1;
+    guint tls_client : 1;  /* conn_start_tls_client: we send the ClientHello */
+    guint verify_peer : 1; /* server side: ask for a client certificate (s2s) */
+    guint tls_ready : 1;
+    guint secure : 1;    /* the transport vouches for it (HTTPS, loopback) */
+    guint sink_done : 1; /* sink->close called, or the transport reported itself gone */
+
     GMainContext *ctx;
-    GIOCondition watching; /* events registered in the flusher's epoll set; 0 = not in it */
     Flusher *flusher;
     GList flush_link;
-    gboolean queued;
-    GList kick_link; /* in flusher->kicked: dispatch without waiting for the fd */
-    gboolean kicked;
+    GList kick_link;
 
     GString *out;
     gsize out_off;
@@ -98,20 +113,11 @@ struct Conn {
     /* sent_waiters' last link (appending is O(1): s2s adds one per stanza, ~1,000 in flight) */
     GSList *sent_waiters_tail;
 
-    gboolean read_paused;
-    RateBucket rate;      /* conn_set_read_rate(); rate 0 = unlimited */
-    gboolean rate_paused; /* bucket empty: no reading until rate_timer fires */
+    RateBucket rate; /* conn_set_read_rate(); rate 0 = unlimited */
     GSource *rate_timer;
-    gboolean write_blocked;    /* waiting for writable */
-    gboolean write_wants_read; /* TLS write waiting for readable */
-    gboolean read_wants_write; /* TLS read waiting for writable (e.g. KeyUpdate reply) */
-    gboolean hs_wants_write;
 
     SSL_CTX *tls_ctx; /* ref held from conn_start_tls until SSL_new */
     SSL *ssl;
-    gboolean tls_client;  /* conn_start_tls_client: we send the ClientHello */
-    gboolean verify_peer; /* server side: ask for a client certificate (s2s) */
-    gboolean tls_ready;
     char *sni;
     char *alpn;
 
@@ -123,13 +129,16 @@ struct Conn {
 
     /* the virtual kind (conn_new_virtual): fd stays -1 */
     const ConnSink *sink; /* NULL for tcp/tls */
+    ConnVirtual *virt;    /* what only the virtual kind needs; NULL for tcp/tls */
+};
+
+/* A virtual connection's message framing and its input held for the read-rate bucket. */
+struct ConnVirtual {
     gpointer sink_ud;
-    GArray *msg_lens;   /* gsize per queued message, oldest first */
-    GQueue in_backlog;  /* GBytes*: input messages waiting for the read-rate bucket */
+    GArray *msg_lens;  /* gsize per queued message, oldest first */
+    GQueue in_backlog; /* GBytes*: input messages waiting for the read-rate bucket */
     gsize backlog_bytes;
-    gsize rate_debt;    /* a message longer than the tokens there were: paid off first */
-    gboolean secure;    /* the transport vouches for it (HTTPS, loopback) */
-    gboolean sink_done; /* sink->close called, or the transport reported itself gone */
+    gsize rate_debt; /* a message longer than the tokens there were: paid off first */
 };
 
 static void conn_finish(Conn *c, GError *err);
@@ -553,9 +562,11 @@ static void conn_unref(Conn *c)
     g_free(c->alpn);
     if (c->out != NULL)
         g_string_free(c->out, TRUE);
-    if (c->msg_lens)
-        g_array_unref(c->msg_lens);
-    g_queue_clear_full(&c->in_backlog, (GDestroyNotify)g_bytes_unref);
+    if (c->virt) {
+        g_array_unref(c->virt->msg_lens);
+        g_queue_clear_full(&c->virt->in_backlog, (GDestroyNotify)g_bytes_unref);
+        g_free(c->virt);
+    }
     g_main_context_unref(c->ctx);
     g_free(c);
 }
@@ -668,8 +679,8 @@ static void conn_release_fd(Conn *c)
     if (c->out != NULL)
         g_string_truncate(c->out, 0);
     c->out_off = 0;
-    if (c->msg_lens)
-        g_array_set_size(c->msg_lens, 0);
+    if (c->virt)
+        g_array_set_size(c->virt->msg_lens, 0);
     if (c->tls_ctx) {
         SSL_CTX_free(c->tls_ctx);
         c->tls_ctx = NULL;
@@ -1157,7 +1168,7 @@ void conn_write(Conn *c, const char *buf, gsize len)
         c->out = g_string_new(NULL); /* given back by conn_release_idle() */
     g_string_append_len(c->out, buf, (gssize)len);
     if (c->sink)
-        g_array_append_val(c->msg_lens, len);
+        g_array_append_val(c->virt->msg_lens, len);
     c->queued_total += len;
     if (c->out->len - c->out_off > c->max_outbuf) {
         conn_finish(c,
@@ -1205,7 +1216,7 @@ void conn_close(Conn *c)
 void conn_pause_reading(Conn *c, gboolean paused)
 {
     g_return_if_fail(!c->freed);
-    c->read_paused = paused;
+    c->read_paused = !!paused;
     conn_update_io(c);
     if (!paused && !c->rate_paused && c->state == CONN_ST_OPEN && c->vt->pending(c) > 0)
         conn_kick(c);
@@ -1243,7 +1254,7 @@ void conn_start_tls_client(Conn *c, SSL_CTX *ctx, const char *sni)
 
 void conn_set_verify_peer(Conn *c, gboolean verify)
 {
-    c->verify_peer = verify;
+    c->verify_peer = !!verify;
 }
 
 gboolean conn_is_tls(const Conn *c)
@@ -1291,9 +1302,10 @@ Conn *conn_new_virtual(const ConnCallbacks *cb, gpointer ud, const ConnSink *sin
     c->cb = *cb;
     c->ud = ud;
     c->sink = sink;
-    c->sink_ud = sink_ud;
-    c->secure = secure;
-    c->msg_lens = g_array_new(FALSE, FALSE, sizeof(gsize));
+    c->virt = g_new0(ConnVirtual, 1);
+    c->virt->sink_ud = sink_ud;
+    c->virt->msg_lens = g_array_new(FALSE, FALSE, sizeof(gsize));
+    c->secure = !!secure;
     c->out = g_string_new(NULL);
     c->max_outbuf = CONN_DEFAULT_MAX_OUTBUF;
     c->flush_link.data = c;
@@ -1313,7 +1325,7 @@ static void conn_sink_close(Conn *c)
     if (!c->sink || c->sink_done)
         return;
     c->sink_done = TRUE;
-    c->sink->close(c->sink_ud);
+    c->sink->close(c->virt->sink_ud);
 }
 
 /* Every queued message to the transport, in order; then finish a closing connection. */
@@ -1323,12 +1335,12 @@ static void conn_virtual_flush(Conn *c)
         return;
     gsize off = 0;
     conn_ref(c);
-    for (guint i = 0; i < c->msg_lens->len && !c->sink_done; i++) {
-        gsize len = g_array_index(c->msg_lens, gsize, i);
-        c->sink->send(c->sink_ud, c->out->str + off, len);
+    for (guint i = 0; i < c->virt->msg_lens->len && !c->sink_done; i++) {
+        gsize len = g_array_index(c->virt->msg_lens, gsize, i);
+        c->sink->send(c->virt->sink_ud, c->out->str + off, len);
         off += len;
     }
-    g_array_set_size(c->msg_lens, 0);
+    g_array_set_size(c->virt->msg_lens, 0);
     g_string_truncate(c->out, 0);
     c->sent_total = c->queued_total;
     if (off)
@@ -1350,15 +1362,15 @@ static void conn_virtual_flush(Conn *c)
 static gboolean virtual_take(Conn *c, gsize len)
 {
     gsize avail = rate_bucket_available(&c->rate, g_get_monotonic_time());
-    gsize pay = MIN(avail, c->rate_debt);
+    gsize pay = MIN(avail, c->virt->rate_debt);
 
     rate_bucket_take(&c->rate, pay);
-    c->rate_debt -= pay;
+    c->virt->rate_debt -= pay;
     avail -= pay;
-    if (c->rate_debt > 0 || avail == 0)
+    if (c->virt->rate_debt > 0 || avail == 0)
         return FALSE;
     rate_bucket_take(&c->rate, MIN(avail, len));
-    c->rate_debt = len - MIN(avail, len);
+    c->virt->rate_debt = len - MIN(avail, len);
     return TRUE;
 }
 
@@ -1372,8 +1384,9 @@ static void virtual_deliver(Conn *c, const char *buf, gsize len)
 static void conn_virtual_drain(Conn *c)
 {
     conn_ref(c);
-    while (c->in_backlog.length > 0 && !c->freed && c->state == CONN_ST_OPEN && !c->sink_done) {
-        GBytes *msg = g_queue_peek_head(&c->in_backlog);
+    while (c->virt->in_backlog.length > 0 && !c->freed && c->state == CONN_ST_OPEN &&
+           !c->sink_done) {
+        GBytes *msg = g_queue_peek_head(&c->virt->in_backlog);
         gsize len;
         const char *data = g_bytes_get_data(msg, &len);
 
@@ -1381,8 +1394,8 @@ static void conn_virtual_drain(Conn *c)
             conn_rate_pause(c);
             break;
         }
-        g_queue_pop_head(&c->in_backlog);
-        c->backlog_bytes -= len;
+        g_queue_pop_head(&c->virt->in_backlog);
+        c->virt->backlog_bytes -= len;
         virtual_deliver(c, data, len);
         g_bytes_unref(msg);
     }
@@ -1394,15 +1407,15 @@ void conn_virtual_feed(Conn *c, const char *buf, gsize len)
     g_return_if_fail(c && !c->freed && c->sink);
     if (c->state != CONN_ST_OPEN || c->sink_done)
         return; /* closing: what the peer says now is not read (as with a socket) */
-    if (c->rate.rate && (c->in_backlog.length > 0 || !virtual_take(c, len))) {
-        if (c->backlog_bytes + len > CONN_VIRTUAL_BACKLOG_MAX) {
+    if (c->rate.rate && (c->virt->in_backlog.length > 0 || !virtual_take(c, len))) {
+        if (c->virt->backlog_bytes + len > CONN_VIRTUAL_BACKLOG_MAX) {
             conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_OVERFLOW,
                                        "over %d bytes of input waiting for the read rate",
                                        CONN_VIRTUAL_BACKLOG_MAX));
             return;
         }
-        g_queue_push_tail(&c->in_backlog, g_bytes_new(buf, len));
-        c->backlog_bytes += len;
+        g_queue_push_tail(&c->virt->in_backlog, g_bytes_new(buf, len));
+        c->virt->backlog_bytes += len;
         if (c->rate_timer == NULL)
             conn_rate_pause(c);
         return;

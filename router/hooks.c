@@ -8,14 +8,17 @@ typedef struct {
     gpointer ud;
 } Handler;
 
-static GHashTable *chains; /* name -> GArray of Handler, sorted by priority desc */
+/* name -> GArray of Handler, sorted by priority desc. A chain, once made, lives until
+ * hooks_fini(), so a HookSite may keep a pointer to it while generation is unchanged. */
+static GHashTable *chains;
+static guint generation = 1;
 
 static void chain_free(gpointer p)
 {
     g_array_free(p, TRUE);
 }
 
-void hook_add(const char *event, int priority, HookFunc fn, gpointer ud)
+static GArray *chain_get(const char *event)
 {
     if (!chains)
         chains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, chain_free);
@@ -24,6 +27,12 @@ void hook_add(const char *event, int priority, HookFunc fn, gpointer ud)
         a = g_array_new(FALSE, FALSE, sizeof(Handler));
         g_hash_table_insert(chains, g_strdup(event), a);
     }
+    return a;
+}
+
+void hook_add(const char *event, int priority, HookFunc fn, gpointer ud)
+{
+    GArray *a = chain_get(event);
     Handler h = {priority, fn, ud};
     guint i = 0;
     while (i < a->len && g_array_index(a, Handler, i).priority >= priority)
@@ -57,11 +66,8 @@ void hook_remove_all(const HookSpec *specs)
         hook_remove(h->event, h->fn, h->ud);
 }
 
-HookResult hook_fire(const char *event, gpointer data)
+static HookResult chain_fire(GArray *a, const char *event, gpointer data)
 {
-    GArray *a = chains ? g_hash_table_lookup(chains, event) : NULL;
-    if (!a)
-        return HOOK_PASS;
     for (guint i = 0; i < a->len; i++) {
         Handler h = g_array_index(a, Handler, i); /* copy: a handler may change the chain */
         if (h.fn(event, data, h.ud) == HOOK_HANDLED)
@@ -70,6 +76,21 @@ HookResult hook_fire(const char *event, gpointer data)
             break;
     }
     return HOOK_PASS;
+}
+
+HookResult hook_fire(const char *event, gpointer data)
+{
+    GArray *a = chains ? g_hash_table_lookup(chains, event) : NULL;
+    return a ? chain_fire(a, event, data) : HOOK_PASS;
+}
+
+HookResult hook_fire_site(HookSite *site, const char *event, gpointer data)
+{
+    if (site->generation != generation) {
+        site->chain = chain_get(event);
+        site->generation = generation;
+    }
+    return chain_fire(site->chain, event, data);
 }
 
 gboolean hook_has(const char *event)
@@ -81,4 +102,5 @@ gboolean hook_has(const char *event)
 void hooks_fini(void)
 {
     g_clear_pointer(&chains, g_hash_table_destroy);
+    generation++; /* every HookSite looks its chain up again */
 }

@@ -21,6 +21,18 @@ typedef HookResult (*HookFunc)(const char *event, gpointer data, gpointer ud);
 void hook_add(const char *event, int priority, HookFunc fn, gpointer ud);
 void hook_remove(const char *event, HookFunc fn, gpointer ud);
 HookResult hook_fire(const char *event, gpointer data);
+/* hook_fire() for an event named by a string literal, on the hot paths: the call site keeps
+ * the chain it found, so the name is hashed once, not per stanza. */
+typedef struct {
+    gpointer chain;
+    guint generation;
+} HookSite;
+HookResult hook_fire_site(HookSite *site, const char *event, gpointer data);
+#define HOOK_FIRE(event, data)                                                                     \
+    ({                                                                                             \
+        static HookSite hook_site_;                                                                \
+        hook_fire_site(&hook_site_, "" event "", (data));                                          \
+    })
 /* A static table of handlers, ended by {NULL}: added / removed together. */
 typedef struct {
     const char *event;

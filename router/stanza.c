@@ -134,6 +134,12 @@ Stanza *stanza_new(XmlNode *el, GError **error)
     return stanza_wrap(el, to, from);
 }
 
+Stanza *stanza_new_addressed(XmlNode *el, Jid *to, Jid *from)
+{
+    g_return_val_if_fail(el != NULL && el->kind == XML_NODE_ELEMENT, NULL);
+    return stanza_wrap(el, to, from);
+}
+
 Stanza *stanza_ref(Stanza *st)
 {
     g_return_val_if_fail(st != NULL, NULL);

@@ -54,6 +54,9 @@ struct Stanza {
 /* Wrap el (transfer full). Parses to/from; on a malformed to/from returns NULL and sets
  * error (JID_ERROR); el is freed then. */
 Stanza *stanza_new(XmlNode *el, GError **error);
+/* Wrap el (transfer full) with addresses already parsed (transfer full, NULL for none): el's
+ * 'to' and 'from' attributes must say the same. Saves parsing them again. */
+Stanza *stanza_new_addressed(XmlNode *el, Jid *to, Jid *from);
 Stanza *stanza_ref(Stanza *st);
 void stanza_unref(Stanza *st);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Stanza, stanza_unref)

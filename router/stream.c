@@ -22,17 +22,20 @@ struct Stream {
     XmlLimits limits;
     StreamState state;
     RestartKind restart;
-    SSL_CTX *tls_ctx; /* pending STARTTLS, borrowed */
-    char *tls_sni;    /* pending client STARTTLS */
-    gboolean outgoing;
+    /* flags, packed */
+    guint outgoing : 1;
+    guint header_sent : 1;
+    guint closed_notified : 1;
+    guint ending_notified : 1;
+    guint framed : 1;       /* one element per message, over a virtual Conn */
+    guint framed_extra : 1; /* input: the root closed inside a message */
+    SSL_CTX *tls_ctx;       /* pending STARTTLS, borrowed */
+    char *tls_sni;          /* pending client STARTTLS */
     char *id;
     char *peer_id; /* the id of the peer's header (outgoing) */
     char *local_domain;
     char *peer_from; /* incoming: the peer header's 'from'; outgoing: the domain we call */
     char *lang;
-    gboolean header_sent;
-    gboolean closed_notified;
-    gboolean ending_notified;
     StreamEnd end_reason;
     guint deadline_src;
     StreamErr deadline_err;
@@ -41,9 +44,7 @@ struct Stream {
     GString *out; /* scratch for serialization: the thread's, see stream_scratch() */
 
     /* RFC 7395 framing (stream_new_framed) */
-    gboolean framed;       /* one element per message, over a virtual Conn */
-    XmlNode *framed_el;    /* input: the element of the message being parsed */
-    gboolean framed_extra; /* input: the root closed inside a message */
+    XmlNode *framed_el; /* input: the element of the message being parsed */
 };
 
 static const XmlParserCallbacks parser_cb;

@@ -8,6 +8,9 @@
 #include <stdarg.h>
 #include <string.h>
 #include <expat.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "router/xml.h"
 
@@ -384,6 +387,68 @@ char *xml_node_text(const XmlNode *n)
  * Serializer
  * ---------------------------------------------------------------------------------------- */
 
+/* Appends go through put(): GString's own append is a call into GLib that checks whether
+ * the source overlaps the string; this is a bounds test and a memcpy while there is room. */
+static inline void put(GString *out, const char *s, gsize len)
+{
+    if (G_LIKELY(out->len + len < out->allocated_len)) {
+        memcpy(out->str + out->len, s, len);
+        out->len += len;
+        out->str[out->len] = '\0';
+    } else {
+        g_string_append_len(out, s, (gssize)len);
+    }
+}
+
+#define PUT_LIT(out, lit) put((out), (lit), sizeof(lit) - 1)
+
+static inline void put_str(GString *out, const char *s)
+{
+    put(out, s, strlen(s));
+}
+
+/* Which bytes escape() must look at: 1 in text, 2 in attribute values. */
+#define ESC_TEXT 1
+#define ESC_ATTR 2
+static const guint8 esc_class[256] = {
+    [0x00 ... 0x08] = ESC_TEXT | ESC_ATTR,
+    ['\t'] = ESC_ATTR,
+    ['\n'] = ESC_ATTR,
+    [0x0B ... 0x1F] = ESC_TEXT | ESC_ATTR, /* with CR */
+    ['"'] = ESC_ATTR,
+    ['&'] = ESC_TEXT | ESC_ATTR,
+    ['\''] = ESC_ATTR,
+    ['<'] = ESC_TEXT | ESC_ATTR,
+    ['>'] = ESC_TEXT | ESC_ATTR,
+};
+
+/* The first byte in [q, end) that escape() must look at, or end. With SSE2, 16 bytes per
+ * step: a control character (TAB and LF too, which escape() passes in text), & < > and in
+ * attributes the quotes. */
+static inline const char *next_special(const char *q, const char *end, gboolean attr)
+{
+#ifdef __SSE2__
+    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+                  quot = _mm_set1_epi8('"'), apos = _mm_set1_epi8('\''), ctl = _mm_set1_epi8(0x1F);
+    while (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)q);
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, lt)),
+            _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v)));
+        if (attr)
+            hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(v, quot), _mm_cmpeq_epi8(v, apos)));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask != 0)
+            return q + __builtin_ctz((unsigned)mask);
+        q += 16;
+    }
+#endif
+    guint8 want = attr ? ESC_ATTR : ESC_TEXT;
+    while (q < end && !(esc_class[(unsigned char)*q] & want))
+        q++;
+    return q;
+}
+
 /* attr: also escape quotes, and TAB/LF as character references so that attribute-value
  * normalization (XML 1.0 §3.3.3) gives them back unchanged. CR is always escaped (§2.11
  * would turn it into LF). C0 controls are not XML 1.0 Chars (§2.2): written as U+FFFD so a
@@ -392,12 +457,10 @@ static void escape(GString *out, const char *s, gsize len, gboolean attr)
 {
     const char *run = s, *end = s + len;
 
-    for (const char *q = s; q < end; q++) {
+    for (const char *q = next_special(s, end, attr); q < end; q = next_special(q, end, attr)) {
         unsigned char c = (unsigned char)*q;
         const char *rep;
 
-        if (G_LIKELY(c > '>'))
-            continue;
         switch (c) {
         case '&':
             rep = "&amp;";
@@ -412,36 +475,28 @@ static void escape(GString *out, const char *s, gsize len, gboolean attr)
             rep = "&#13;";
             break;
         case '"':
-            if (!attr)
-                continue;
             rep = "&quot;";
             break;
         case '\'':
-            if (!attr)
-                continue;
             rep = "&apos;";
             break;
         case '\n':
-            if (!attr)
-                continue;
-            rep = "&#10;";
-            break;
         case '\t':
-            if (!attr)
+            if (!attr) {
+                q++;
                 continue;
-            rep = "&#9;";
+            }
+            rep = c == '\n' ? "&#10;" : "&#9;";
             break;
         default:
-            if (c >= 0x20)
-                continue;
             rep = "\xEF\xBF\xBD";
             break;
         }
-        g_string_append_len(out, run, q - run);
-        g_string_append(out, rep);
-        run = q + 1;
+        put(out, run, (gsize)(q - run));
+        put_str(out, rep);
+        run = ++q;
     }
-    g_string_append_len(out, run, end - run);
+    put(out, run, (gsize)(end - run));
 }
 
 void xml_escape_append(GString *out, const char *s, gssize len)
@@ -471,12 +526,12 @@ static void write_start_tag(GString *out, const XmlNode *n, const char *ns, gboo
 {
     g_string_append_c(out, '<');
     if (in_xml_ns(ns)) {
-        g_string_append(out, "xml:");
+        PUT_LIT(out, "xml:");
         declare = FALSE;
     }
-    g_string_append(out, n->name);
+    put_str(out, n->name);
     if (declare) {
-        g_string_append(out, " xmlns='");
+        PUT_LIT(out, " xmlns='");
         escape(out, ns, strlen(ns), TRUE);
         g_string_append_c(out, '\'');
     }
@@ -490,7 +545,7 @@ static void write_start_tag(GString *out, const XmlNode *n, const char *ns, gboo
                 continue;
             g_string_append_c(out, ' ');
         } else if (strcmp(a->ns, XML_NS_XML) == 0) {
-            g_string_append(out, " xml:");
+            PUT_LIT(out, " xml:");
         } else {
             guint first = i;
             for (guint j = 0; j < i; j++) {
@@ -506,8 +561,8 @@ static void write_start_tag(GString *out, const XmlNode *n, const char *ns, gboo
             }
             g_string_append_printf(out, " a%u:", first);
         }
-        g_string_append(out, a->name);
-        g_string_append(out, "='");
+        put_str(out, a->name);
+        PUT_LIT(out, "='");
         escape(out, a->value, strlen(a->value), TRUE);
         g_string_append_c(out, '\'');
     }
@@ -515,10 +570,10 @@ static void write_start_tag(GString *out, const XmlNode *n, const char *ns, gboo
 
 static void write_end_tag(GString *out, const XmlNode *n)
 {
-    g_string_append(out, "</");
+    PUT_LIT(out, "</");
     if (in_xml_ns(n->ns))
-        g_string_append(out, "xml:");
-    g_string_append(out, n->name);
+        PUT_LIT(out, "xml:");
+    put_str(out, n->name);
     g_string_append_c(out, '>');
 }
 
@@ -560,7 +615,7 @@ void xml_node_serialize(const XmlNode *n, const char *parent_ns, GString *out)
                 depth++;
                 continue;
             }
-            g_string_append(out, "/>");
+            PUT_LIT(out, "/>");
         }
         while (cur != n && cur->next == NULL) {
             cur = cur->parent;
@@ -598,30 +653,31 @@ struct XmlParser {
     gpointer ud;
     XmlLimits lim;
     ParserState state;
-    gboolean in_expat;  /* inside XML_Parse(): callbacks may run */
+    /* flags, packed */
+    guint in_expat : 1;       /* inside XML_Parse(): callbacks may run */
+    guint fragment : 1;       /* xml_parse_fragment(): no stream root */
+    guint root_seen : 1;      /* the stream header was parsed */
+    guint deferring : 1;      /* expat's reparse deferral is on */
+    guint replaying : 1;      /* feeding root_tag to a new expat parser: no callbacks */
+    guint replayed : 1;       /* ... and expat reported its start tag */
+    guint queued : 1;         /* in this thread's idle queue (idle_link) */
     struct ExpatArena *arena; /* the current expat parser's memory (see ExpatArena) */
-    gboolean fragment;  /* xml_parse_fragment(): no stream root */
-    gboolean root_seen; /* the stream header was parsed */
-    guint depth;        /* open elements, the root included */
-    XmlNode *cur;       /* innermost open element below the root; NULL at stream level */
-    GString *text;      /* character data not yet added to cur */
-    char *default_ns;   /* default namespace declared on the root */
-    gint64 fed;         /* bytes passed to expat so far */
-    gint64 mark;        /* in a stanza: its first byte; else: end of the last event */
-    gint64 stop_end;    /* end of the event during which xml_parser_stop() was called */
-    gint64 seen;        /* end of the last event expat reported; after it: an incomplete token */
-    GSource *reparse;   /* forces a deferred re-parse of a long incomplete token */
-    gboolean deferring; /* expat's reparse deferral is on */
-    XmlNode *result;    /* fragment mode: the parsed element */
+    guint depth;              /* open elements, the root included */
+    XmlNode *cur;             /* innermost open element below the root; NULL at stream level */
+    GString *text;            /* character data not yet added to cur */
+    char *default_ns;         /* default namespace declared on the root */
+    gint64 fed;               /* bytes passed to expat so far */
+    gint64 mark;              /* in a stanza: its first byte; else: end of the last event */
+    gint64 stop_end;          /* end of the event during which xml_parser_stop() was called */
+    gint64 seen;      /* end of the last event expat reported; after it: an incomplete token */
+    GSource *reparse; /* forces a deferred re-parse of a long incomplete token */
+    XmlNode *result;  /* fragment mode: the parsed element */
     char *err_text;
     /* Hibernation (see xml.h): while resting, xp and text are NULL. */
     gint64 xp_base; /* bytes of the stream fed before the current expat parser's first */
     char *root_tag; /* the stream header's start tag as received, to wake up with */
     gsize root_tag_len;
-    gboolean replaying; /* feeding root_tag to a new expat parser: no callbacks */
-    gboolean replayed;  /* ... and expat reported its start tag */
-    gboolean queued;    /* in this thread's idle queue (idle_link) */
-    guint idle_gen;     /* the sweep generation when it was queued */
+    guint idle_gen; /* the sweep generation when it was queued */
     GList idle_link;
 };
 
@@ -1023,7 +1079,7 @@ static void check_pending(XmlParser *p)
 
 static void set_deferral(XmlParser *p, gboolean on)
 {
-    p->deferring = on;
+    p->deferring = !!on;
 #ifdef HAVE_REPARSE_DEFERRAL
     XML_SetReparseDeferralEnabled(p->xp, on ? XML_TRUE : XML_FALSE);
 #else
@@ -1111,7 +1167,8 @@ static void block_set(void *ptr, gsize size, ExpatArena *a)
 /* Is this arena block the last one taken (its room can be given back or grown)? */
 static inline gboolean block_is_last(void *ptr, const ArenaBlock *b)
 {
-    return (char *)ptr - sizeof(ArenaBlock) + arena_span(b->size) == b->arena->data + b->arena->used;
+    return (char *)ptr - sizeof(ArenaBlock) + arena_span(b->size) ==
+           b->arena->data + b->arena->used;
 }
 
 static void *arena_malloc(size_t n)
@@ -1267,7 +1324,7 @@ static XmlParser *parser_create(const XmlParserCallbacks *cb, gpointer ud, const
     p->ud = ud;
     if (limits != NULL)
         p->lim = *limits;
-    p->fragment = fragment;
+    p->fragment = !!fragment;
     p->depth = fragment ? 1 : 0;
     p->text = g_string_sized_new(256);
     expat_create(p);

@@ -304,6 +304,79 @@ static void test_tree_deep(void)
  * serializer
  * ------------------------------------------------------------------------------------- */
 
+/* What escape() must write for one byte: the reference the fast scanner is checked with. */
+static void ref_escape(GString *out, const char *s, gsize len, gboolean attr)
+{
+    for (gsize i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '&')
+            g_string_append(out, "&amp;");
+        else if (c == '<')
+            g_string_append(out, "&lt;");
+        else if (c == '>')
+            g_string_append(out, "&gt;");
+        else if (c == '\r')
+            g_string_append(out, "&#13;");
+        else if (attr && c == '"')
+            g_string_append(out, "&quot;");
+        else if (attr && c == '\'')
+            g_string_append(out, "&apos;");
+        else if (attr && c == '\n')
+            g_string_append(out, "&#10;");
+        else if (attr && c == '\t')
+            g_string_append(out, "&#9;");
+        else if (c < 0x20 && c != '\n' && c != '\t')
+            g_string_append(out, "\xEF\xBF\xBD");
+        else
+            g_string_append_c(out, (char)c);
+    }
+}
+
+/* The escaper scans 16 bytes at a time where it can: every byte value at every offset of
+ * strings longer and shorter than a step, in attribute values and in text, byte for byte
+ * against the reference. */
+static void test_escape_every_position(void)
+{
+    static const gsize lens[] = {1, 15, 16, 17, 31, 33, 64, 100};
+    for (guint li = 0; li < G_N_ELEMENTS(lens); li++) {
+        gsize len = lens[li];
+        for (guint pos = 0; pos < len; pos++) {
+            for (guint v = 1; v < 256; v++) {
+                char buf[128];
+                memset(buf, 'a' + (int)(pos % 26), len);
+                buf[pos] = (char)v;
+                buf[len] = '\0';
+                for (int attr = 0; attr < 2; attr++) {
+                    g_autoptr(GString) want = g_string_new(NULL);
+                    g_autoptr(GString) got = g_string_new(NULL);
+                    ref_escape(want, buf, len, attr);
+                    if (attr) {
+                        xml_escape_append(got, buf, (gssize)len);
+                    } else {
+                        g_autoptr(XmlNode) t = xml_node_new("", "t");
+                        xml_node_add_text(t, buf, (gssize)len);
+                        g_autofree char *all = xml_node_to_string(t);
+                        /* <t>...</t> */
+                        g_string_append_len(got, all + 3, (gssize)strlen(all) - 7);
+                    }
+                    if (strcmp(want->str, got->str) != 0)
+                        g_error("len %zu pos %u byte 0x%02x %s: got '%s' want '%s'", len, pos, v,
+                                attr ? "attr" : "text", got->str, want->str);
+                }
+            }
+        }
+    }
+    /* and a long run with a special byte every few places, both modes */
+    g_autoptr(GString) mixed = g_string_new(NULL);
+    for (guint i = 0; i < 2000; i++)
+        g_string_append_c(mixed, "ab<c&d\"e'f\r\n\tg>h\x01ij klmnopqrstu"[i % 33]);
+    g_autoptr(GString) want = g_string_new(NULL);
+    g_autoptr(GString) got = g_string_new(NULL);
+    ref_escape(want, mixed->str, mixed->len, TRUE);
+    xml_escape_append(got, mixed->str, (gssize)mixed->len);
+    g_assert_cmpstr(got->str, ==, want->str);
+}
+
 static void test_escape(void)
 {
     GString *s = g_string_new(NULL);
@@ -1253,6 +1326,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xml/tree/build", test_tree_build);
     g_test_add_func("/xml/tree/deep", test_tree_deep);
     g_test_add_func("/xml/serialize/escape", test_escape);
+    g_test_add_func("/xml/serialize/escape-every-position", test_escape_every_position);
     g_test_add_func("/xml/serialize/namespaces", test_serialize_ns);
     g_test_add_func("/xml/serialize/roundtrip", test_roundtrip);
     g_test_add_func("/xml/stream/basic", test_stream_basic);
