@@ -647,6 +647,8 @@ char *xml_node_to_string(const XmlNode *n)
 
 typedef enum { PARSER_LIVE, PARSER_STOPPED, PARSER_FAILED } ParserState;
 
+typedef struct RootTag RootTag;
+
 struct XmlParser {
     XML_Parser xp;
     XmlParserCallbacks cb;
@@ -665,7 +667,7 @@ struct XmlParser {
     guint depth;              /* open elements, the root included */
     XmlNode *cur;             /* innermost open element below the root; NULL at stream level */
     GString *text;            /* character data not yet added to cur */
-    char *default_ns;         /* default namespace declared on the root */
+    const char *default_ns;   /* default namespace declared on the root (see ns_keep) */
     gint64 fed;               /* bytes passed to expat so far */
     gint64 mark;              /* in a stanza: its first byte; else: end of the last event */
     gint64 stop_end;          /* end of the event during which xml_parser_stop() was called */
@@ -674,10 +676,10 @@ struct XmlParser {
     XmlNode *result;  /* fragment mode: the parsed element */
     char *err_text;
     /* Hibernation (see xml.h): while resting, xp and text are NULL. */
-    gint64 xp_base; /* bytes of the stream fed before the current expat parser's first */
-    char *root_tag; /* the stream header's start tag as received, to wake up with */
-    gsize root_tag_len;
-    guint idle_gen; /* the sweep generation when it was queued */
+    gint64 xp_base;      /* bytes of the stream fed before the current expat parser's first */
+    RootTag *root_tag;   /* the stream header's context, to wake up with (see save_root_tag) */
+    GString *root_decls; /* before the root opened: its namespace declarations, as written */
+    guint idle_gen;      /* the sweep generation when it was queued */
     GList idle_link;
 };
 
@@ -782,15 +784,49 @@ static void XMLCALL on_xml_decl(void *ud, const XML_Char *version, const XML_Cha
                     encoding);
 }
 
+/* A root's default namespace is nearly always one of these: kept as the constant, not as
+ * a copy per stream. */
+static const char *const common_ns[] = {XML_NS_CLIENT, XML_NS_SERVER, XML_NS_COMPONENT};
+
+static const char *ns_keep(const char *uri)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(common_ns); i++)
+        if (strcmp(uri, common_ns[i]) == 0)
+            return common_ns[i];
+    return g_strdup(uri);
+}
+
+static void ns_drop(const char *ns)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(common_ns); i++)
+        if (ns == common_ns[i])
+            return;
+    g_free((char *)ns);
+}
+
 /* Only called before the root opened: records the default namespace declared on it. */
 static void XMLCALL on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
     XmlParser *p = ud;
 
-    if (prefix == NULL && p->depth == 0 && !p->root_seen) {
-        g_free(p->default_ns);
-        p->default_ns = g_strdup(uri != NULL ? uri : "");
+    if (p->depth != 0 || p->root_seen)
+        return;
+    if (prefix == NULL) {
+        ns_drop(p->default_ns);
+        p->default_ns = ns_keep(uri != NULL ? uri : "");
     }
+    if (p->root_decls == NULL)
+        p->root_decls = g_string_new(NULL);
+    if (prefix == NULL) {
+        PUT_LIT(p->root_decls, " xmlns='");
+    } else {
+        PUT_LIT(p->root_decls, " xmlns:");
+        put_str(p->root_decls, prefix);
+        PUT_LIT(p->root_decls, "='");
+    }
+    if (uri != NULL)
+        escape(p->root_decls, uri, strlen(uri), TRUE);
+    g_string_append_c(p->root_decls, '\'');
 }
 
 static void split_qname(const char *qname, const char **ns, gsize *ns_len, const char **local)
@@ -808,20 +844,93 @@ static void split_qname(const char *qname, const char **ns, gsize *ns_len, const
     }
 }
 
-/* Keep the start tag's bytes as received: its namespace declarations (the default one and
- * the stream prefix) are the context every later element is parsed in, and replaying the
- * tag is the one way to give that context to a new expat parser. Without expat's input
- * context (XML_CONTEXT_BYTES) the parser just never hibernates. */
+/* What a hibernated parser wakes up with: a start tag with the root's name as written and
+ * its namespace declarations, the context every later element is parsed in. Feeding it to
+ * a new expat parser (callbacks muted) is the one way to give that context back. The other
+ * attributes (to, from, id, version, xml:lang) are not needed for it, so the tags of most
+ * streams are byte for byte the same, and are kept once: shared and refcounted. */
+struct RootTag {
+    gint refs; /* under root_tags_lock */
+    gsize len;
+    const char *data; /* buf, or the caller's bytes in a lookup key */
+    char buf[];
+};
+
+G_LOCK_DEFINE_STATIC(root_tags_lock);
+static GHashTable *root_tags; /* RootTag*, by content */
+
+static guint root_tag_hash(gconstpointer k)
+{
+    const RootTag *t = k;
+    guint h = 5381;
+
+    for (gsize i = 0; i < t->len; i++)
+        h = h * 33 + (guchar)t->data[i];
+    return h;
+}
+
+static gboolean root_tag_equal(gconstpointer a, gconstpointer b)
+{
+    const RootTag *x = a, *y = b;
+    return x->len == y->len && memcmp(x->data, y->data, x->len) == 0;
+}
+
+static RootTag *root_tag_get(const char *data, gsize len)
+{
+    RootTag key = {.len = len, .data = data}, *t;
+
+    G_LOCK(root_tags_lock);
+    if (root_tags == NULL)
+        root_tags = g_hash_table_new(root_tag_hash, root_tag_equal);
+    t = g_hash_table_lookup(root_tags, &key);
+    if (t != NULL) {
+        t->refs++;
+    } else {
+        t = g_malloc(sizeof *t + len);
+        t->refs = 1;
+        t->len = len;
+        memcpy(t->buf, data, len);
+        t->data = t->buf;
+        g_hash_table_add(root_tags, t);
+    }
+    G_UNLOCK(root_tags_lock);
+    return t;
+}
+
+static void root_tag_release(RootTag *t)
+{
+    if (t == NULL)
+        return;
+    G_LOCK(root_tags_lock);
+    if (--t->refs == 0) {
+        g_hash_table_remove(root_tags, t);
+        g_free(t);
+    }
+    G_UNLOCK(root_tags_lock);
+}
+
+/* Called in the root's start-tag event: its name as written (prefix included) is read from
+ * the input. Without expat's input context (XML_CONTEXT_BYTES) the parser never
+ * hibernates. */
 static void save_root_tag(XmlParser *p)
 {
     int offset = 0, size = 0;
     const char *ctx = XML_GetInputContext(p->xp, &offset, &size);
     int count = XML_GetCurrentByteCount(p->xp);
 
-    if (ctx == NULL || offset < 0 || count <= 0 || offset + count > size)
+    if (ctx == NULL || offset < 0 || count <= 1 || offset + count > size || ctx[offset] != '<')
         return;
-    p->root_tag = g_memdup2(ctx + offset, (gsize)count);
-    p->root_tag_len = (gsize)count;
+    const char *name = ctx + offset + 1, *end = ctx + offset + count, *q = name;
+    while (q < end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n' && *q != '/' && *q != '>')
+        q++;
+    g_autoptr(GString) tag = g_string_sized_new(128);
+    g_string_append_c(tag, '<');
+    put(tag, name, (gsize)(q - name));
+    if (p->root_decls != NULL)
+        put(tag, p->root_decls->str, p->root_decls->len);
+    g_string_append_c(tag, '>');
+    root_tag_release(p->root_tag);
+    p->root_tag = root_tag_get(tag->str, tag->len);
 }
 
 static void root_open(XmlParser *p, const XML_Char *qname, const XML_Char **atts, guint nattrs)
@@ -842,6 +951,10 @@ static void root_open(XmlParser *p, const XML_Char *qname, const XML_Char **atts
     p->mark = end;
     XML_SetNamespaceDeclHandler(p->xp, NULL, NULL);
     save_root_tag(p);
+    if (p->root_decls != NULL) {
+        g_string_free(p->root_decls, TRUE);
+        p->root_decls = NULL;
+    }
     if (p->cb.stream_open == NULL)
         return;
 
@@ -1460,12 +1573,12 @@ static gboolean parser_wake(XmlParser *p)
     p->in_expat = TRUE;
     set_deferral(p, FALSE); /* the whole tag now, not with the next input */
     saved = arena_enter(p);
-    st = XML_Parse(p->xp, p->root_tag, (int)p->root_tag_len, XML_FALSE);
+    st = XML_Parse(p->xp, p->root_tag->data, (int)p->root_tag->len, XML_FALSE);
     arena_leave(saved);
     set_deferral(p, TRUE);
     p->in_expat = FALSE;
     p->replaying = FALSE;
-    p->xp_base = p->fed - (gint64)p->root_tag_len;
+    p->xp_base = p->fed - (gint64)p->root_tag->len;
     if (st != XML_STATUS_OK || p->state != PARSER_LIVE || !p->replayed) {
         /* it parsed once already: cannot happen short of a bug here */
         parser_fail(p, XML_ERR_NOT_WELL_FORMED, "cannot resume the stream header");
@@ -1501,8 +1614,10 @@ void xml_parser_free(XmlParser *p)
         expat_free(p);
     if (p->text != NULL)
         g_string_free(p->text, TRUE);
-    g_free(p->root_tag);
-    g_free(p->default_ns);
+    root_tag_release(p->root_tag);
+    if (p->root_decls != NULL)
+        g_string_free(p->root_decls, TRUE);
+    ns_drop(p->default_ns);
     g_free(p->err_text);
     g_free(p);
 }

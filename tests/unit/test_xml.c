@@ -1057,6 +1057,40 @@ static void test_hibernate_transcript(void)
     g_free(rec_done(&r));
 }
 
+/* A parser wakes up with the root's name and namespace declarations only (xml.c RootTag):
+ * a prefix bound on the root to a URI with escaped characters, a root in a default
+ * namespace, other prefixes, attributes that are dropped: the same events as without rests,
+ * at every split point. */
+static void test_hibernate_root_context(void)
+{
+    static const char *const docs[] = {
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' to='example.org' "
+        "xmlns:stream='http://etherx.jabber.org/streams' xmlns:e=\"urn:x:a&amp;b&apos;c&lt;\" "
+        "e:attr='v' xml:lang='en' id='x1' version='1.0'>"
+        "<e:thing e:k='1'/><message to='a@b'><body>hi</body><e:x/></message>"
+        "<stream:features/>",
+        "<stream\txmlns='http://etherx.jabber.org/streams'\nxmlns:c='jabber:client'>"
+        "<c:message><c:body>one</c:body></c:message><features/><c:iq type='get' id='2'/>",
+    };
+    for (guint d = 0; d < G_N_ELEMENTS(docs); d++) {
+        gsize len = strlen(docs[d]);
+        char *want = run(docs[d], len, -1, NULL);
+        int rested = 0;
+        for (gsize at = 0; at <= len; at++) {
+            char *log = run_hibernating(docs[d], len, (gssize)at, NULL, &rested);
+            g_assert_cmpstr(log, ==, want);
+            g_free(log);
+        }
+        g_assert_cmpint(rested, >=, 4); /* after the header and after each stanza */
+        rested = 0;
+        char *log = run_hibernating(docs[d], len, -2, NULL, &rested);
+        g_assert_cmpstr(log, ==, want);
+        g_assert_cmpint(rested, >=, 4);
+        g_free(log);
+        g_free(want);
+    }
+}
+
 static int hibernated_calls;
 
 static void count_hibernated(gpointer ud)
@@ -1342,6 +1376,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xml/stream/stop-sasl-restart", test_stop_sasl_restart);
     g_test_add_func("/xml/stream/free-midway", test_free_midway);
     g_test_add_func("/xml/stream/hibernate/transcript", test_hibernate_transcript);
+    g_test_add_func("/xml/stream/hibernate/root-context", test_hibernate_root_context);
     g_test_add_func("/xml/stream/hibernate/limits", test_hibernate_limits);
     g_test_add_func("/xml/stream/hibernate/restart", test_hibernate_restart);
     g_test_add_func("/xml/stream/hibernate/sweep", test_hibernate_sweep);
