@@ -368,8 +368,9 @@ static void test_escape_every_position(void)
     }
     /* and a long run with a special byte every few places, both modes */
     g_autoptr(GString) mixed = g_string_new(NULL);
+    static const char pattern[] = "ab<c&d\"e'f\r\n\tg>h\x01ij klmnopqrstu";
     for (guint i = 0; i < 2000; i++)
-        g_string_append_c(mixed, "ab<c&d\"e'f\r\n\tg>h\x01ij klmnopqrstu"[i % 33]);
+        g_string_append_c(mixed, pattern[i % (sizeof pattern - 1)]);
     g_autoptr(GString) want = g_string_new(NULL);
     g_autoptr(GString) got = g_string_new(NULL);
     ref_escape(want, mixed->str, mixed->len, TRUE);
