@@ -45,15 +45,15 @@ static void send_copy(C2sSession *to, const Stanza *st, const char *how)
 static HookResult on_delivered(const char *event, gpointer data, gpointer ud)
 {
     DeliveredEvent *ev = data;
-    if (!ev->recipients->len || !eligible(ev->st))
+    if (!ev->n_recipients || !eligible(ev->st))
         return HOOK_PASS;
-    C2sSession *first = g_ptr_array_index(ev->recipients, 0);
+    C2sSession *first = ev->recipients[0];
     GPtrArray *list = sm_sessions_of(jid_bare(first->jid));
     for (guint i = 0; list && i < list->len; i++) {
         C2sSession *o = g_ptr_array_index(list, i);
         gboolean got = FALSE;
-        for (guint j = 0; j < ev->recipients->len; j++)
-            got = got || g_ptr_array_index(ev->recipients, j) == o;
+        for (guint j = 0; j < ev->n_recipients; j++)
+            got = got || ev->recipients[j] == o;
         if (o->carbons && !got)
             send_copy(o, ev->st, "received");
     }

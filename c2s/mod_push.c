@@ -257,15 +257,15 @@ static HookResult on_delivered(const char *event, gpointer data, gpointer ud)
 {
     DeliveredEvent *ev = data;
     guint pending = 0;
-    for (guint i = 0; i < ev->recipients->len; i++) {
-        C2sSession *cs = g_ptr_array_index(ev->recipients, i);
+    for (guint i = 0; i < ev->n_recipients; i++) {
+        C2sSession *cs = ev->recipients[i];
         if (!cs->sm_hibernating)
             return HOOK_PASS; /* someone is awake and got it */
         pending = MAX(pending, g_queue_get_length(&cs->sm_unacked));
     }
-    if (ev->recipients->len == 0)
+    if (ev->n_recipients == 0)
         return HOOK_PASS;
-    C2sSession *first = g_ptr_array_index(ev->recipients, 0);
+    C2sSession *first = ev->recipients[0];
     notify(jid_bare(first->jid), ev->st, MAX(pending, 1));
     return HOOK_PASS;
 }

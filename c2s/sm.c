@@ -182,7 +182,7 @@ static void deliver_bare(Stanza *st, C2sSession *origin)
             }
         }
         if (got->len) {
-            DeliveredEvent dev = {st, got};
+            DeliveredEvent dev = {st, (C2sSession *const *)got->pdata, got->len};
             HOOK_FIRE("message/delivered", &dev);
             return;
         }
@@ -255,9 +255,8 @@ static void deliver_local(Stanza *st, C2sSession *origin)
     if (target) { /* §8.5.3.1 */
         c2s_session_send(target, st);
         if (st->kind == STANZA_KIND_MESSAGE) {
-            g_autoptr(GPtrArray) got = g_ptr_array_new();
-            g_ptr_array_add(got, target);
-            DeliveredEvent dev = {st, got};
+            C2sSession *const one[] = {target};
+            DeliveredEvent dev = {st, one, 1};
             HOOK_FIRE("message/delivered", &dev);
         }
         return;

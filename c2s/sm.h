@@ -28,5 +28,6 @@ guint sm_user_count(void);
 /* Data of "message/delivered": a message went to these local sessions (borrowed). */
 typedef struct {
     Stanza *st;
-    GPtrArray *recipients; /* C2sSession* */
+    C2sSession *const *recipients; /* n_recipients of them */
+    guint n_recipients;
 } DeliveredEvent;
