@@ -52,6 +52,11 @@ static gboolean commit_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean commit_pending(void)
+{
+    return commit_src != 0;
+}
+
 static void commit_now(void)
 {
     if (commit_src) {
@@ -442,7 +447,8 @@ static gboolean mam_init(Server *srv, GError **error)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)xml_node_free);
     disco_add_account_feature(NS_MAM);
     disco_add_feature(NS_SID);
-    conn_add_before_flush(commit_now); /* archived before the turn's output leaves */
+    /* archived before the turn's output leaves */
+    conn_add_before_flush(commit_now, commit_pending);
     return TRUE;
 }
 

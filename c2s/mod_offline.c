@@ -118,6 +118,11 @@ static HookResult on_offline(const char *event, gpointer data, gpointer ud)
 
 /* The flusher calls this before it writes a turn's output (router/conn.c): stored, then
  * acknowledged, in one turn. The idle above commits when the turn has no output. */
+static gboolean commit_pending(void)
+{
+    return commit_src != 0;
+}
+
 static void commit_before_flush(void)
 {
     if (commit_src) {
@@ -307,7 +312,7 @@ static gboolean offline_init(Server *srv, GError **error)
     pending = g_ptr_array_new_with_free_func(pending_free);
     counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     disco_add_feature(NS_OFFLINE);
-    conn_add_before_flush(commit_before_flush);
+    conn_add_before_flush(commit_before_flush, commit_pending);
     return TRUE;
 }
 

@@ -40,11 +40,13 @@ void conn_write(Conn *c, const char *buf, gsize len);
 void conn_write_str(Conn *c, const char *s);
 /* Try to write queued bytes now. */
 void conn_flush(Conn *c);
-/* Group commits (c2s/mod_offline.c, c2s/mod_mam.c): fn runs in each main-loop turn that has
- * output to write, before it is written, so that whatever that output acknowledges is
- * durable first and the output still leaves in the same turn. Process-wide, at most 8. */
-void conn_add_before_flush(void (*fn)(void));
-void conn_remove_before_flush(void (*fn)(void));
+/* Group commits (c2s/mod_offline.c, c2s/mod_mam.c): commit runs in each main-loop turn that
+ * has output to write, before it is written, so that whatever that output acknowledges is
+ * durable first and the output still leaves in the same turn. pending tells whether a
+ * commit is waiting: while none is, output is also written during a long turn (every
+ * CONN_FLUSH_EVERY connections), not only at its end. Process-wide, at most 8. */
+void conn_add_before_flush(void (*commit)(void), gboolean (*pending)(void));
+void conn_remove_before_flush(void (*commit)(void));
 /* Flush what is queued, then shut the connection down (TLS close_notify, then close).
  * on_closed is called when done (err NULL). Reading stops at once. */
 void conn_close(Conn *c);

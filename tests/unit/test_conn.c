@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -359,6 +360,102 @@ static void test_pause_reading(void)
 }
 
 /* ---- addresses and listeners ---- */
+
+/* ---- output in a long turn: written every CONN_FLUSH_EVERY connections, never before a
+ * pending group commit ---- */
+
+#define MT_CONNS 100
+
+static struct {
+    int client[MT_CONNS];
+    Conn *conn[MT_CONNS];
+    gboolean pending;         /* the "commit" provider has uncommitted data */
+    gboolean dirty_on_data;   /* each message makes a commit pending (like an archive) */
+    int commits;              /* commit() calls */
+    int out_before_commit;    /* clients that had their echo when commit() ran */
+    int seen;                 /* on_data calls this turn */
+    gboolean early_echo_seen; /* a late callback saw the first client's echo already out */
+} mt;
+
+static gboolean client_has_data(int fd)
+{
+    char b;
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static gboolean mt_pending(void)
+{
+    return mt.pending;
+}
+
+static void mt_commit(void)
+{
+    if (!mt.pending)
+        return;
+    mt.commits++;
+    for (int i = 0; i < MT_CONNS; i++)
+        mt.out_before_commit += client_has_data(mt.client[i]);
+    mt.pending = FALSE;
+}
+
+static gboolean mt_on_data(Conn *c, const char *buf, gsize len, gpointer ud)
+{
+    conn_write(c, buf, len);
+    if (mt.dirty_on_data)
+        mt.pending = TRUE;
+    if (++mt.seen == MT_CONNS && client_has_data(mt.client[0]))
+        mt.early_echo_seen = TRUE;
+    return TRUE;
+}
+
+static void mt_on_closed(Conn *c, const GError *err, gpointer ud)
+{
+}
+
+static void run_mid_turn(gboolean dirty)
+{
+    static const ConnCallbacks cbs = {mt_on_data, mt_on_closed, NULL};
+    memset(&mt, 0, sizeof mt);
+    mt.dirty_on_data = dirty;
+    conn_add_before_flush(mt_commit, mt_pending);
+    for (int i = 0; i < MT_CONNS; i++) {
+        int sv[2];
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+        mt.client[i] = sv[0];
+        mt.conn[i] = conn_new(sv[1], &cbs, NULL);
+        g_assert_nonnull(mt.conn[i]);
+    }
+    /* every connection readable before the turn: one epoll batch carries all of them */
+    for (int i = 0; i < MT_CONNS; i++)
+        g_assert_cmpint(write(mt.client[i], "x", 1), ==, 1);
+    while (mt.seen < MT_CONNS)
+        g_main_context_iteration(NULL, TRUE);
+    for (int i = 0; i < MT_CONNS; i++) {
+        char b = 0;
+        struct pollfd pfd = {mt.client[i], POLLIN, 0};
+        g_assert_cmpint(poll(&pfd, 1, 5000), ==, 1);
+        g_assert_cmpint(read(mt.client[i], &b, 1), ==, 1); /* nothing lost either way */
+        g_assert_cmpint(b, ==, 'x');
+    }
+    conn_remove_before_flush(mt_commit);
+    for (int i = 0; i < MT_CONNS; i++) {
+        conn_free(mt.conn[i]);
+        close(mt.client[i]);
+    }
+}
+
+static void test_flush_mid_turn(void)
+{
+    /* no commit waiting: the first connections' output leaves while the turn goes on */
+    run_mid_turn(FALSE);
+    g_assert_true(mt.early_echo_seen);
+    g_assert_cmpint(mt.commits, ==, 0);
+    /* a commit waiting: nothing leaves before it (durable before acknowledged) */
+    run_mid_turn(TRUE);
+    g_assert_false(mt.early_echo_seen);
+    g_assert_cmpint(mt.commits, ==, 1);
+    g_assert_cmpint(mt.out_before_commit, ==, 0);
+}
 
 static void test_parse_hostport(void)
 {
@@ -856,6 +953,7 @@ int main(int argc, char **argv)
     g_test_add_func("/conn/plain/free-from-on-data", test_free_from_on_data);
     g_test_add_func("/conn/plain/pause-reading", test_pause_reading);
     g_test_add_func("/conn/plain/peer-reset", test_peer_reset);
+    g_test_add_func("/conn/plain/flush-mid-turn", test_flush_mid_turn);
     g_test_add_func("/conn/addr/parse-hostport", test_parse_hostport);
     g_test_add_func("/conn/listener/any-and-errors", test_listener_any_and_errors);
     g_test_add_func("/conn/listener/free-in-callback", test_listener_free_in_callback);
