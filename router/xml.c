@@ -804,20 +804,19 @@ static void ns_drop(const char *ns)
     g_free((char *)ns);
 }
 
-/* Only called before the root opened: records the default namespace declared on it. */
+/* Only called before the root opened: records the namespaces declared on it, the default
+ * one apart, and all as written for save_root_tag(). */
 static void XMLCALL on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
     XmlParser *p = ud;
 
     if (p->depth != 0 || p->root_seen)
         return;
-    if (prefix == NULL) {
-        ns_drop(p->default_ns);
-        p->default_ns = ns_keep(uri != NULL ? uri : "");
-    }
     if (p->root_decls == NULL)
         p->root_decls = g_string_new(NULL);
     if (prefix == NULL) {
+        ns_drop(p->default_ns);
+        p->default_ns = ns_keep(uri != NULL ? uri : "");
         PUT_LIT(p->root_decls, " xmlns='");
     } else {
         PUT_LIT(p->root_decls, " xmlns:");
@@ -852,7 +851,7 @@ static void split_qname(const char *qname, const char **ns, gsize *ns_len, const
 struct RootTag {
     gint refs; /* under root_tags_lock */
     gsize len;
-    const char *data; /* buf, or the caller's bytes in a lookup key */
+    const char *data; /* buf (NUL-terminated), or the caller's string in a lookup key */
     char buf[];
 };
 
@@ -861,12 +860,7 @@ static GHashTable *root_tags; /* RootTag*, by content */
 
 static guint root_tag_hash(gconstpointer k)
 {
-    const RootTag *t = k;
-    guint h = 5381;
-
-    for (gsize i = 0; i < t->len; i++)
-        h = h * 33 + (guchar)t->data[i];
-    return h;
+    return g_str_hash(((const RootTag *)k)->data);
 }
 
 static gboolean root_tag_equal(gconstpointer a, gconstpointer b)
@@ -875,6 +869,7 @@ static gboolean root_tag_equal(gconstpointer a, gconstpointer b)
     return x->len == y->len && memcmp(x->data, y->data, x->len) == 0;
 }
 
+/* data: a NUL-terminated tag of len bytes */
 static RootTag *root_tag_get(const char *data, gsize len)
 {
     RootTag key = {.len = len, .data = data}, *t;
@@ -886,10 +881,10 @@ static RootTag *root_tag_get(const char *data, gsize len)
     if (t != NULL) {
         t->refs++;
     } else {
-        t = g_malloc(sizeof *t + len);
+        t = g_malloc(sizeof *t + len + 1);
         t->refs = 1;
         t->len = len;
-        memcpy(t->buf, data, len);
+        memcpy(t->buf, data, len + 1);
         t->data = t->buf;
         g_hash_table_add(root_tags, t);
     }
@@ -909,25 +904,23 @@ static void root_tag_release(RootTag *t)
     G_UNLOCK(root_tags_lock);
 }
 
-/* Called in the root's start-tag event: its name as written (prefix included) is read from
- * the input. Without expat's input context (XML_CONTEXT_BYTES) the parser never
- * hibernates. */
+/* Called in the root's start-tag event: the declarations on_ns_start() wrote become the
+ * tag, after the root's name as written (prefix included), read from the input. Without
+ * expat's input context (XML_CONTEXT_BYTES) the parser never hibernates. */
 static void save_root_tag(XmlParser *p)
 {
     int offset = 0, size = 0;
     const char *ctx = XML_GetInputContext(p->xp, &offset, &size);
     int count = XML_GetCurrentByteCount(p->xp);
+    g_autoptr(GString) tag = p->root_decls != NULL ? p->root_decls : g_string_new(NULL);
 
+    p->root_decls = NULL;
     if (ctx == NULL || offset < 0 || count <= 1 || offset + count > size || ctx[offset] != '<')
         return;
-    const char *name = ctx + offset + 1, *end = ctx + offset + count, *q = name;
+    const char *name = ctx + offset, *end = ctx + offset + count, *q = name + 1;
     while (q < end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n' && *q != '/' && *q != '>')
         q++;
-    g_autoptr(GString) tag = g_string_sized_new(128);
-    g_string_append_c(tag, '<');
-    put(tag, name, (gsize)(q - name));
-    if (p->root_decls != NULL)
-        put(tag, p->root_decls->str, p->root_decls->len);
+    g_string_prepend_len(tag, name, q - name); /* "<" and the name */
     g_string_append_c(tag, '>');
     root_tag_release(p->root_tag);
     p->root_tag = root_tag_get(tag->str, tag->len);
@@ -951,10 +944,6 @@ static void root_open(XmlParser *p, const XML_Char *qname, const XML_Char **atts
     p->mark = end;
     XML_SetNamespaceDeclHandler(p->xp, NULL, NULL);
     save_root_tag(p);
-    if (p->root_decls != NULL) {
-        g_string_free(p->root_decls, TRUE);
-        p->root_decls = NULL;
-    }
     if (p->cb.stream_open == NULL)
         return;
 
