@@ -18,6 +18,9 @@ const ConfKey config_keys[] = {
     {"server", "self_signed", CONF_BOOL, "true", 0, 0,
      "generate a self-signed certificate for a domain that has none"},
     {"server", "log_level", CONF_STRING, "message", 0, 0, "debug, info, message or warning"},
+    {"server", "io_uring", CONF_BOOL, "true", 0, 0,
+     "hand a main-loop turn's socket reads and writes to the kernel in one system call "
+     "(io_uring; falls back by itself where the kernel refuses it)"},
     {"c2s", "listen", CONF_ADDR, "[::]:5222", 0, 0, "client port with STARTTLS; empty disables"},
     {"c2s", "direct_tls", CONF_ADDR, "[::]:5223", 0, 0,
      "client port with direct TLS (XEP-0368); empty disables"},

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "tern"
 
 #include "router/conn.h"
+#include "router/iobatch.h"
 #include "router/ratelimit.h"
 
 #include <arpa/inet.h>
@@ -35,8 +36,10 @@
 #define CONN_OUT_KEEP 256 /* outbound buffer capacity kept once drained */
 #define LISTENER_ACCEPTS_PER_WAKEUP 128
 #define LISTENER_PAUSE_MS 100
-#define CONN_EVENTS_PER_TURN 256 /* epoll events taken per main-loop turn */
-#define CONN_FLUSH_EVERY 32      /* connections dispatched between writes in a long turn */
+#define CONN_EVENTS_PER_TURN 256       /* epoll events taken per main-loop turn */
+#define CONN_FLUSH_EVERY 32            /* connections dispatched between writes in a long turn */
+#define CONN_BATCH_OPS 64              /* send()s handed to the kernel in one system call */
+#define CONN_PREFETCH_CHUNK (8 * 1024) /* bytes read per connection in a batch of reads */
 
 GQuark conn_error_quark(void)
 {
@@ -200,45 +203,55 @@ void conn_when_sent(Conn *c, guint64 mark, void (*fn)(gpointer ud), gpointer ud,
 }
 
 static void conn_flush_now(Conn *c);
-static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked);
+static gboolean conn_flush_begin(Conn *c, gsize *end);
+static gboolean conn_wrote(Conn *c, IoResult r, gsize n, GError *err);
+static void conn_flush_rest(Conn *c, gsize end);
+static void conn_ref(Conn *c);
+/* A read done ahead, in a batch with the other readable connections of the turn. */
+typedef struct {
+    char *buf;
+    gsize want;
+    gssize got; /* recv()'s result, -errno on failure */
+    gboolean set;
+} ConnPrefetch;
+
+static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked, const ConnPrefetch *pre);
 static void conn_unref(Conn *c);
 
 /* ---- plain TCP ---- */
 
+/* A send()/recv() result (-errno on failure), from a system call or a batch, as the vtable
+ * says it. EINTR from a batch: as if nothing were there yet (the level-triggered epoll set
+ * reports the fd again). */
+static IoResult tcp_result(gssize r, gboolean reading, gsize *n, GError **error)
+{
+    if (r > 0 || (r == 0 && !reading)) {
+        *n = (gsize)r;
+        return IO_DONE;
+    }
+    if (r == 0)
+        return IO_EOF;
+    if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
+        return reading ? IO_WANT_READ : IO_WANT_WRITE;
+    g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "%s: %s", reading ? "read" : "write",
+                g_strerror((int)-r));
+    return IO_FAIL;
+}
+
 static IoResult tcp_read(Conn *c, char *buf, gsize len, gsize *n, GError **error)
 {
-    for (;;) {
-        ssize_t r = recv(c->fd, buf, len, 0);
-        if (r > 0) {
-            *n = (gsize)r;
-            return IO_DONE;
-        }
-        if (r == 0)
-            return IO_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return IO_WANT_READ;
-        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "read: %s", g_strerror(errno));
-        return IO_FAIL;
-    }
+    ssize_t r;
+    while ((r = recv(c->fd, buf, len, 0)) < 0 && errno == EINTR)
+        ;
+    return tcp_result(r < 0 ? -errno : r, TRUE, n, error);
 }
 
 static IoResult tcp_write(Conn *c, const char *buf, gsize len, gsize *n, GError **error)
 {
-    for (;;) {
-        ssize_t r = send(c->fd, buf, len, MSG_NOSIGNAL);
-        if (r >= 0) {
-            *n = (gsize)r;
-            return IO_DONE;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return IO_WANT_WRITE;
-        g_set_error(error, CONN_ERROR, CONN_ERROR_IO, "write: %s", g_strerror(errno));
-        return IO_FAIL;
-    }
+    ssize_t r;
+    while ((r = send(c->fd, buf, len, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return tcp_result(r < 0 ? -errno : r, FALSE, n, error);
 }
 
 static IoResult tcp_shutdown(Conn *c)
@@ -355,6 +368,8 @@ struct Flusher {
     GQueue queue;  /* Conn with queued output, linked by flush_link */
     GQueue kicked; /* Conn to dispatch without an fd event, linked by kick_link */
     guint nconns;
+    IoBatch *batch; /* the turn's reads and writes, many to a system call */
+    char *rbuf;     /* CONN_FLUSH_EVERY slots of CONN_PREFETCH_CHUNK bytes, made on first use */
 };
 
 G_LOCK_DEFINE_STATIC(flushers);
@@ -423,20 +438,87 @@ static GIOCondition epoll_to_gio(uint32_t ev)
            (ev & EPOLLHUP ? G_IO_HUP : 0) | (ev & EPOLLERR ? G_IO_ERR : 0);
 }
 
-/* Write every connection with output, once each. Flushing never runs owner callbacks. */
+static void flush_sent(gpointer ud, gssize res, gpointer data)
+{
+    Conn *c = ud;
+    gsize n = 0;
+    GError *err = NULL;
+    /* a callback of an earlier one (a sent-waiter) may have closed this one meanwhile */
+    if (!c->freed && c->fd >= 0 && (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING)) {
+        IoResult r = tcp_result(res, FALSE, &n, &err);
+        if (conn_wrote(c, r, n, err))
+            conn_flush_rest(c, c->out->len); /* a short write: on as conn_flush_now would */
+    }
+    conn_unref(c);
+}
+
+/* Write every connection with output, once each: the plain TCP ones in batches, a system
+ * call for up to CONN_BATCH_OPS of them. Flushing never runs owner callbacks. */
 static void flush_queued(Flusher *f)
 {
     for (guint nflush = f->queue.length; nflush > 0 && f->queue.length > 0; nflush--) {
         Conn *c = g_queue_pop_head_link(&f->queue)->data;
+        gsize end;
         c->queued = FALSE;
-        conn_flush_now(c);
+        if (!conn_flush_begin(c, &end))
+            continue;
+        if (c->vt != &conn_tcp_vtable || c->state == CONN_ST_TLS_WAIT || c->out_off >= end) {
+            conn_flush_rest(c, end);
+            continue;
+        }
+        if (iobatch_queued(f->batch) == iobatch_capacity(f->batch))
+            iobatch_run(f->batch, flush_sent, f);
+        conn_ref(c);
+        iobatch_send(f->batch, c->fd, c->out->str + c->out_off, end - c->out_off, c);
     }
+    iobatch_run(f->batch, flush_sent, f);
+}
+
+static void prefetch_done(gpointer ud, gssize res, gpointer data)
+{
+    ((ConnPrefetch *)ud)->got = res;
+}
+
+/* Read the readable plain TCP connections among evs[from, to) in one batch, into pre[]
+ * (indexed from `from`). Under two, nothing is gained: they read as usual. */
+static void prefetch_reads(Flusher *f, const struct epoll_event *evs, int from, int to,
+                           ConnPrefetch *pre)
+{
+    int idx[CONN_FLUSH_EVERY], k = 0;
+    for (int i = from; i < to; i++) {
+        Conn *c = evs[i].data.ptr;
+        pre[i - from].set = FALSE;
+        if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != EPOLLIN || c->freed || c->fd < 0 ||
+            c->vt != &conn_tcp_vtable || c->state != CONN_ST_OPEN || c->read_paused ||
+            c->rate_paused)
+            continue;
+        gsize want = CONN_PREFETCH_CHUNK;
+        if (c->rate.rate) {
+            want = MIN(want, rate_bucket_available(&c->rate, conn_now(c)));
+            if (want == 0)
+                continue; /* conn_read pauses it */
+        }
+        pre[i - from].want = want;
+        idx[k++] = i;
+    }
+    if (k < 2)
+        return;
+    if (!f->rbuf)
+        f->rbuf = g_malloc((gsize)CONN_FLUSH_EVERY * CONN_PREFETCH_CHUNK);
+    for (int j = 0; j < k; j++) {
+        ConnPrefetch *p = &pre[idx[j] - from];
+        p->buf = f->rbuf + (gsize)(idx[j] - from) * CONN_PREFETCH_CHUNK;
+        p->set = TRUE;
+        iobatch_recv(f->batch, ((Conn *)evs[idx[j]].data.ptr)->fd, p->buf, p->want, p);
+    }
+    iobatch_run(f->batch, prefetch_done, f);
 }
 
 static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
 {
     Flusher *f = (Flusher *)s;
     struct epoll_event evs[CONN_EVENTS_PER_TURN];
+    ConnPrefetch pre[CONN_FLUSH_EVERY];
     int n = 0;
     /* Every connection with output is written at the end of the turn, one write each. The
      * group commits run first (conn_add_before_flush: durable before acknowledged), so the
@@ -457,6 +539,8 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
         ((Conn *)evs[i].data.ptr)->refcount++;
     for (int i = 0; i < n; i++) {
         Conn *c = evs[i].data.ptr;
+        if (i % CONN_FLUSH_EVERY == 0)
+            prefetch_reads(f, evs, i, MIN(n, i + CONN_FLUSH_EVERY), pre);
         if (c->freed || c->fd < 0)
             continue;
         gboolean kicked = c->kicked;
@@ -464,7 +548,8 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
             g_queue_unlink(&f->kicked, &c->kick_link);
             c->kicked = FALSE;
         }
-        conn_dispatch(c, epoll_to_gio(evs[i].events), kicked);
+        const ConnPrefetch *p = &pre[i % CONN_FLUSH_EVERY];
+        conn_dispatch(c, epoll_to_gio(evs[i].events), kicked, p->set ? p : NULL);
         /* A long turn (a backlog: up to CONN_EVENTS_PER_TURN connections, each a read, a
          * parse and a route) writes what it has every CONN_FLUSH_EVERY connections, so
          * the first messages of the turn do not wait for the last. Only while no group
@@ -482,7 +567,7 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
     for (guint k = f->kicked.length; k > 0 && f->kicked.length > 0; k--) {
         Conn *c = g_queue_pop_head_link(&f->kicked)->data;
         c->kicked = FALSE;
-        conn_dispatch(c, 0, TRUE);
+        conn_dispatch(c, 0, TRUE, NULL);
     }
     if (f->queue.length > 0)
         for (guint i = 0; i < n_before_flush; i++)
@@ -491,8 +576,17 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
     return G_SOURCE_CONTINUE;
 }
 
+/* After the last unref: a connection freed from a callback may release the flusher while
+ * it dispatches, and the rest of that turn still uses the batch. */
+static void flusher_finalize(GSource *s)
+{
+    Flusher *f = (Flusher *)s;
+    iobatch_free(f->batch);
+    g_free(f->rbuf);
+}
+
 static GSourceFuncs flusher_funcs = {
-    flusher_prepare, flusher_check, flusher_dispatch, NULL, NULL, NULL};
+    flusher_prepare, flusher_check, flusher_dispatch, flusher_finalize, NULL, NULL};
 
 /* NULL when no epoll set can be created (out of descriptors) */
 static Flusher *flusher_acquire(GMainContext *ctx)
@@ -521,6 +615,7 @@ static Flusher *flusher_acquire(GMainContext *ctx)
         /* no nested loops run inside: never blocked around dispatch (that would cost two
          * eventfd wakeups a turn) */
         g_source_set_can_recurse(&f->base, TRUE);
+        f->batch = iobatch_new(CONN_BATCH_OPS);
         g_source_attach(&f->base, ctx);
         g_hash_table_insert(flushers, ctx, f);
     }
@@ -948,24 +1043,34 @@ void conn_set_read_rate(Conn *c, guint64 bytes_per_s, guint64 burst)
     }
 }
 
-static void conn_read(Conn *c)
+/* pre: the first read, done ahead in a batch (prefetch_reads), or NULL. */
+static void conn_read(Conn *c, const ConnPrefetch *pre)
 {
     char buf[CONN_READ_CHUNK];
     c->read_wants_write = FALSE;
     for (int i = 0; i < CONN_READS_PER_WAKEUP || c->vt->pending(c) > 0; i++) {
         gsize n = 0, want = sizeof buf;
+        const char *data = buf;
         GError *err = NULL;
-        if (c->rate.rate) {
-            /* Read only what the bucket allows: the rest waits in the kernel (or in
-             * OpenSSL's record buffer), so nothing is dropped and TCP pushes back. */
-            gsize avail = rate_bucket_available(&c->rate, conn_now(c));
-            if (avail == 0) {
-                conn_rate_pause(c);
-                goto out;
+        IoResult r;
+        if (i == 0 && pre) {
+            want = pre->want;
+            data = pre->buf;
+            r = tcp_result(pre->got, TRUE, &n, &err);
+        } else {
+            if (c->rate.rate) {
+                /* Read only what the bucket allows: the rest waits in the kernel (or in
+                 * OpenSSL's record buffer), so nothing is dropped and TCP pushes back. */
+                gsize avail = rate_bucket_available(&c->rate, conn_now(c));
+                if (avail == 0) {
+                    conn_rate_pause(c);
+                    goto out;
+                }
+                want = MIN(want, avail);
             }
-            want = MIN(want, avail);
+            r = c->vt->read(c, buf, want, &n, &err);
         }
-        switch (c->vt->read(c, buf, want, &n, &err)) {
+        switch (r) {
         case IO_DONE:
             break;
         case IO_WANT_READ:
@@ -982,7 +1087,7 @@ static void conn_read(Conn *c)
         }
         c->last_activity = conn_now(c);
         rate_bucket_take(&c->rate, n);
-        gboolean more = c->cb.on_data(c, buf, n, c->ud);
+        gboolean more = c->cb.on_data(c, data, n, c->ud);
         if (c->freed || c->state != CONN_ST_OPEN)
             return; /* conn_free / conn_close / conn_start_tls from the callback */
         if (!more || c->read_paused)
@@ -996,39 +1101,58 @@ out:
     conn_update_io(c);
 }
 
-static void conn_flush_now(Conn *c)
+/* Start a write-out: FALSE when there is nothing to write to an fd (a virtual connection
+ * is flushed here, at once); else *end is where the bytes to write end. */
+static gboolean conn_flush_begin(Conn *c, gsize *end)
 {
     conn_dequeue(c);
     if (c->sink) {
         conn_virtual_flush(c);
-        return;
+        return FALSE;
     }
     if (c->fd < 0)
-        return;
+        return FALSE;
     if (c->state != CONN_ST_OPEN && c->state != CONN_ST_TLS_WAIT && c->state != CONN_ST_CLOSING)
-        return;
-    gsize end = c->state == CONN_ST_TLS_WAIT ? c->plain_end : c->out != NULL ? c->out->len : 0;
+        return FALSE;
+    *end = c->state == CONN_ST_TLS_WAIT ? c->plain_end : c->out != NULL ? c->out->len : 0;
     c->write_blocked = c->write_wants_read = FALSE;
-    while (c->out_off < end) {
+    return TRUE;
+}
+
+/* One write's result; FALSE when it failed and the connection is finished. */
+static gboolean conn_wrote(Conn *c, IoResult r, gsize n, GError *err)
+{
+    switch (r) {
+    case IO_DONE:
+        c->out_off += n;
+        c->sent_total += n;
+        c->last_activity = conn_now(c);
+        return TRUE;
+    case IO_WANT_WRITE:
+        c->write_blocked = TRUE;
+        return TRUE;
+    case IO_WANT_READ:
+        c->write_wants_read = TRUE; /* TLS: retried when readable */
+        return TRUE;
+    case IO_EOF:
+    case IO_FAIL:
+        break;
+    }
+    if (!err)
+        err = g_error_new_literal(CONN_ERROR, CONN_ERROR_IO, "write: peer closed");
+    conn_finish(c, err);
+    return FALSE;
+}
+
+/* Write up to end until done or blocked, then settle the buffer and the state. */
+static void conn_flush_rest(Conn *c, gsize end)
+{
+    while (c->out_off < end && !c->write_blocked && !c->write_wants_read) {
         gsize n = 0;
         GError *err = NULL;
         IoResult r = c->vt->write(c, c->out->str + c->out_off, end - c->out_off, &n, &err);
-        if (r == IO_DONE) {
-            c->out_off += n;
-            c->sent_total += n;
-            c->last_activity = conn_now(c);
-        } else if (r == IO_WANT_WRITE) {
-            c->write_blocked = TRUE;
-            break;
-        } else if (r == IO_WANT_READ) {
-            c->write_wants_read = TRUE; /* TLS: retried when readable */
-            break;
-        } else {
-            if (!err)
-                err = g_error_new_literal(CONN_ERROR, CONN_ERROR_IO, "write: peer closed");
-            conn_finish(c, err);
+        if (!conn_wrote(c, r, n, err))
             return;
-        }
     }
     if (c->sent_waiters)
         conn_run_sent_waiters(c);
@@ -1060,8 +1184,15 @@ static void conn_flush_now(Conn *c)
     conn_update_io(c);
 }
 
+static void conn_flush_now(Conn *c)
+{
+    gsize end;
+    if (conn_flush_begin(c, &end))
+        conn_flush_rest(c, end);
+}
+
 /* What the epoll set reported for c (rev), or a kick (more to read without an fd event). */
-static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked)
+static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked, const ConnPrefetch *pre)
 {
     /* Let the read or write that is waiting find out what happened. */
     if (rev & (G_IO_HUP | G_IO_ERR))
@@ -1086,9 +1217,12 @@ static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked)
     default:
         if ((c->write_blocked && (rev & G_IO_OUT)) || (c->write_wants_read && (rev & G_IO_IN)))
             conn_flush_now(c);
-        if (c->state == CONN_ST_OPEN && !c->read_paused && !c->rate_paused &&
-            ((rev & G_IO_IN) || kicked || (c->read_wants_write && (rev & G_IO_OUT))))
-            conn_read(c);
+        /* Bytes read ahead are delivered even if a callback of another connection paused
+         * this one meanwhile: they are out of the kernel, and pausing stops more reading. */
+        if (c->state == CONN_ST_OPEN &&
+            (pre || (!c->read_paused && !c->rate_paused &&
+                     ((rev & G_IO_IN) || kicked || (c->read_wants_write && (rev & G_IO_OUT))))))
+            conn_read(c, pre);
         break;
     }
     conn_unref(c);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "router/iobatch.h"
 #include "router/server.h"
 
 static GMainLoop *loop;
@@ -82,7 +83,7 @@ static const char *default_config(void)
  * string from the environment: the same policy as router/tls.c gives OpenSSL (TLS 1.2 and
  * 1.3, ECDHE with AEAD ciphers, no compression; docs/security.md). An operator's own
  * G_TLS_GNUTLS_PRIORITY wins. */
-#define HTTPS_GNUTLS_PRIORITY                                                                     \
+#define HTTPS_GNUTLS_PRIORITY                                                                      \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"            \
     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-COMP-ALL"
 
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
     }
     set_log_level(config_get_string(config, "server", "log_level"));
     g_log_set_writer_func(log_writer, NULL, NULL);
+    iobatch_set_enabled(config_get_bool(config, "server", "io_uring"));
     signal(SIGPIPE, SIG_IGN);
 
     loop = g_main_loop_new(NULL, FALSE);

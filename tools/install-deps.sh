@@ -5,6 +5,7 @@ set -euo pipefail
 # test (default): also the peers, clients and tools the test suite runs.
 BUILD_PKGS=(build-essential autoconf automake libtool pkg-config openssl
       libglib2.0-dev libexpat1-dev libssl-dev libc-ares-dev liblmdb-dev libidn2-dev
+      liburing-dev # router/iobatch.c: a turn's send()s and recv()s in one system call
       libxml2-dev # a second XML parser for the differential tests (tests/fuzz)
       libsoup-3.0-dev libjson-glib-dev glib-networking # the HTTP front (HTTPS: glib-networking)
       libstrophe-dev # the transport SDK (transports/sdk)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* tests/unit/test_conn.c — connections, listeners, coalesced writes, close, STARTTLS, certs */
 #include "router/conn.h"
+#include "router/iobatch.h"
 #include "router/tls.h"
 #include "tests/unit/testutil.h"
 
@@ -455,6 +456,123 @@ static void test_flush_mid_turn(void)
     g_assert_false(mt.early_echo_seen);
     g_assert_cmpint(mt.commits, ==, 1);
     g_assert_cmpint(mt.out_before_commit, ==, 0);
+}
+
+/* ---- a turn of many connections: reads ahead and writes in batches (router/iobatch.c) ---- */
+
+#define BT_CONNS 40
+static struct {
+    Conn *conn[BT_CONNS];
+    int client[BT_CONNS];
+    GString *got[BT_CONNS];  /* what the server read */
+    GString *echo[BT_CONNS]; /* what the client read back */
+    gboolean closed[BT_CONNS];
+    gint err_code[BT_CONNS];
+} bt;
+
+/* sizes around the 8 KiB read-ahead and the 16 KiB read; every fifth client half-closes */
+static gsize bt_size(int i)
+{
+    static const gsize sizes[] = {100, 8192, 20000, 3000, 70000, 8193};
+    return sizes[i % G_N_ELEMENTS(sizes)];
+}
+
+static gboolean bt_eof(int i)
+{
+    return i % 5 == 4;
+}
+
+static char bt_byte(int i, gsize off)
+{
+    return (char)((i * 31 + off * 7 + off / 251) & 0xff);
+}
+
+static gboolean bt_on_data(Conn *c, const char *buf, gsize len, gpointer ud)
+{
+    int i = GPOINTER_TO_INT(ud);
+    g_string_append_len(bt.got[i], buf, (gssize)len);
+    conn_write(c, buf, len); /* echo: many connections with output in one flush */
+    return TRUE;
+}
+
+static void bt_on_closed(Conn *c, const GError *err, gpointer ud)
+{
+    int i = GPOINTER_TO_INT(ud);
+    bt.closed[i] = TRUE;
+    bt.err_code[i] = err ? err->code : -1;
+}
+
+static gboolean bt_client_readable(int fd, GIOCondition cond, gpointer ud)
+{
+    int i = GPOINTER_TO_INT(ud);
+    char buf[65536];
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0)
+        g_string_append_len(bt.echo[i], buf, n);
+    return n > 0 || (n < 0 && errno == EAGAIN) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean bt_done(void)
+{
+    for (int i = 0; i < BT_CONNS; i++)
+        if (bt_eof(i) ? !bt.closed[i] : bt.echo[i]->len < bt_size(i))
+            return FALSE;
+    return TRUE;
+}
+
+/* Forty connections readable in one turn, some sending more than a read-ahead slot, some
+ * closing after their data; the server echoes through a small send buffer, so batched
+ * writes come back short and wait for writable. Every byte arrives once, in order. */
+static void test_batch_turn(gconstpointer mode)
+{
+    static const ConnCallbacks cbs = {bt_on_data, bt_on_closed, NULL};
+    guint watch[BT_CONNS];
+    int small = 4096;
+    memset(&bt, 0, sizeof bt);
+    iobatch_set_enabled(GPOINTER_TO_INT(mode));
+    for (int i = 0; i < BT_CONNS; i++) {
+        int sv[2];
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+        g_assert_cmpint(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), ==, 0);
+        bt.client[i] = sv[0];
+        bt.got[i] = g_string_new(NULL);
+        bt.echo[i] = g_string_new(NULL);
+        bt.conn[i] = conn_new(sv[1], &cbs, GINT_TO_POINTER(i));
+        g_assert_nonnull(bt.conn[i]);
+    }
+    iobatch_set_enabled(TRUE);
+    for (int i = 0; i < BT_CONNS; i++) {
+        g_autofree char *data = g_malloc(bt_size(i));
+        for (gsize k = 0; k < bt_size(i); k++)
+            data[k] = bt_byte(i, k);
+        g_assert_cmpint(write(bt.client[i], data, bt_size(i)), ==, (gssize)bt_size(i));
+        if (bt_eof(i))
+            g_assert_cmpint(shutdown(bt.client[i], SHUT_WR), ==, 0);
+    }
+    for (int i = 0; i < BT_CONNS; i++)
+        watch[i] = bt_eof(i) ? 0
+                             : g_unix_fd_add(bt.client[i], G_IO_IN, bt_client_readable,
+                                             GINT_TO_POINTER(i));
+    RUN_UNTIL(bt_done());
+    for (int i = 0; i < BT_CONNS; i++) {
+        g_assert_cmpuint(bt.got[i]->len, ==, bt_size(i));
+        for (gsize k = 0; k < bt_size(i); k++)
+            if (bt.got[i]->str[k] != bt_byte(i, k))
+                g_error("conn %d: byte %zu read wrong", i, k);
+        if (bt_eof(i)) {
+            g_assert_cmpint(bt.err_code[i], ==, CONN_ERROR_EOF);
+            conn_free(bt.conn[i]);
+        } else {
+            g_assert_false(bt.closed[i]);
+            g_assert_cmpuint(bt.echo[i]->len, ==, bt_size(i));
+            g_assert_true(memcmp(bt.echo[i]->str, bt.got[i]->str, bt_size(i)) == 0);
+            g_source_remove(watch[i]);
+            conn_free(bt.conn[i]);
+        }
+        close(bt.client[i]);
+        g_string_free(bt.got[i], TRUE);
+        g_string_free(bt.echo[i], TRUE);
+    }
 }
 
 static void test_parse_hostport(void)
@@ -954,6 +1072,9 @@ int main(int argc, char **argv)
     g_test_add_func("/conn/plain/pause-reading", test_pause_reading);
     g_test_add_func("/conn/plain/peer-reset", test_peer_reset);
     g_test_add_func("/conn/plain/flush-mid-turn", test_flush_mid_turn);
+    g_test_add_data_func("/conn/plain/batch-turn/io_uring", GINT_TO_POINTER(TRUE), test_batch_turn);
+    g_test_add_data_func("/conn/plain/batch-turn/plain-calls", GINT_TO_POINTER(FALSE),
+                         test_batch_turn);
     g_test_add_func("/conn/addr/parse-hostport", test_parse_hostport);
     g_test_add_func("/conn/listener/any-and-errors", test_listener_any_and_errors);
     g_test_add_func("/conn/listener/free-in-callback", test_listener_free_in_callback);
