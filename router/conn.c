@@ -209,13 +209,16 @@ static void conn_flush_rest(Conn *c, gsize end);
 static void conn_ref(Conn *c);
 /* A read done ahead, in a batch with the other readable connections of the turn. */
 typedef struct {
+    Conn *conn;
     char *buf;
     gsize want;
-    gssize got; /* recv()'s result, -errno on failure */
-    gboolean set;
+    gssize got;   /* recv()'s result, -errno on failure */
+    gsize off;    /* TLS: bytes of buf OpenSSL has taken (through conn_bio_read) */
+    gboolean set; /* this turn's */
+    gboolean tls; /* ciphertext, for OpenSSL to take; else plaintext for conn_read */
 } ConnPrefetch;
 
-static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked, const ConnPrefetch *pre);
+static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked, ConnPrefetch *pre);
 static void conn_unref(Conn *c);
 
 /* ---- plain TCP ---- */
@@ -349,12 +352,75 @@ static IoResult tls_shutdown(Conn *c)
     return IO_DONE;
 }
 
+static gsize tls_ahead(const Conn *c);
+static gsize tls_ahead_take(Conn *c, char *buf, gsize len);
+
+/* Decrypted bytes OpenSSL holds, and ciphertext read ahead that it has not taken yet */
 static gsize tls_pending(const Conn *c)
 {
-    return c->tls_ready ? (gsize)SSL_pending(c->ssl) : 0;
+    return c->tls_ready ? (gsize)SSL_pending(c->ssl) + tls_ahead(c) : 0;
 }
 
 static const ConnVtable conn_tls_vtable = {"tls", tls_read, tls_write, tls_shutdown, tls_pending};
+
+/* OpenSSL's I/O for a connection: a socket BIO, except that ciphertext read ahead in a
+ * batch (prefetch_reads) comes first. */
+static int conn_bio_read(BIO *b, char *buf, int len)
+{
+    Conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    gsize n = tls_ahead_take(c, buf, (gsize)len);
+    if (n > 0)
+        return (int)n;
+    ssize_t r;
+    while ((r = recv(c->fd, buf, (size_t)len, 0)) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+    else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_read(b);
+    return (int)r;
+}
+
+static int conn_bio_write(BIO *b, const char *buf, int len)
+{
+    Conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t r;
+    while ((r = send(c->fd, buf, (size_t)MAX(len, 0), MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_write(b);
+    return (int)r;
+}
+
+static long conn_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_EOF:
+        return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+    default:
+        return 0;
+    }
+}
+
+static BIO_METHOD *conn_bio_method(void)
+{
+    static gsize once;
+    static BIO_METHOD *m;
+    if (g_once_init_enter(&once)) {
+        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tern conn");
+        if (!m || BIO_meth_set_read(m, conn_bio_read) != 1 ||
+            BIO_meth_set_write(m, conn_bio_write) != 1 || BIO_meth_set_ctrl(m, conn_bio_ctrl) != 1)
+            g_error("conn: cannot make the TLS BIO method"); /* out of memory */
+        g_once_init_leave(&once, 1);
+    }
+    return m;
+}
 
 /* ---- the shared flusher: one per main context. It writes every dirty connection once a
  * turn, and owns the epoll set of every connection of that context: one fd in GLib's poll,
@@ -370,6 +436,10 @@ struct Flusher {
     guint nconns;
     IoBatch *batch; /* the turn's reads and writes, many to a system call */
     char *rbuf;     /* CONN_FLUSH_EVERY slots of CONN_PREFETCH_CHUNK bytes, made on first use */
+    ConnPrefetch pre[CONN_FLUSH_EVERY]; /* the reads ahead of the connections being dispatched */
+    /* Conn* -> GByteArray*: TLS ciphertext read ahead that OpenSSL could not take in its
+     * turn (the read waits for writable, or was paused); taken first next time. Rare. */
+    GHashTable *stash;
 };
 
 G_LOCK_DEFINE_STATIC(flushers);
@@ -479,46 +549,130 @@ static void prefetch_done(gpointer ud, gssize res, gpointer data)
     ((ConnPrefetch *)ud)->got = res;
 }
 
-/* Read the readable plain TCP connections among evs[from, to) in one batch, into pre[]
- * (indexed from `from`). Under two, nothing is gained: they read as usual. */
-static void prefetch_reads(Flusher *f, const struct epoll_event *evs, int from, int to,
-                           ConnPrefetch *pre)
+/* Whether c may be read ahead, and how much: the plain and the established TLS ones that
+ * wait for nothing but input. TLS reads ahead ciphertext, so only with room in the read
+ * bucket for all of it as plaintext (conn_read then takes it whole). */
+static gsize prefetch_want(Conn *c, uint32_t events)
+{
+    gboolean tls = c->vt == &conn_tls_vtable;
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != EPOLLIN || c->freed || c->fd < 0 ||
+        c->state != CONN_ST_OPEN || c->read_paused || c->rate_paused)
+        return 0;
+    if (!(c->vt == &conn_tcp_vtable ||
+          (tls && c->tls_ready && !c->read_wants_write && !c->write_wants_read)))
+        return 0;
+    if (!c->rate.rate)
+        return CONN_PREFETCH_CHUNK;
+    gsize avail = rate_bucket_available(&c->rate, conn_now(c));
+    if (tls)
+        return avail >= CONN_PREFETCH_CHUNK ? CONN_PREFETCH_CHUNK : 0;
+    return MIN(avail, CONN_PREFETCH_CHUNK); /* 0: conn_read pauses it */
+}
+
+/* End of the reads ahead of a batch: ciphertext a live TLS connection has not taken yet
+ * goes to the stash (it precedes whatever the kernel holds); a connection going away
+ * loses what it left, as it would lose its kernel buffer. */
+static void prefetch_clear(Flusher *f)
+{
+    for (int k = 0; k < CONN_FLUSH_EVERY; k++) {
+        ConnPrefetch *p = &f->pre[k];
+        if (p->set && p->tls && p->got > 0 && p->off < (gsize)p->got && !p->conn->freed &&
+            p->conn->fd >= 0 && p->conn->state == CONN_ST_OPEN) {
+            if (!f->stash)
+                f->stash =
+                    g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_byte_array_unref);
+            GByteArray *a = g_hash_table_lookup(f->stash, p->conn);
+            if (!a) {
+                a = g_byte_array_new();
+                g_hash_table_insert(f->stash, p->conn, a);
+            }
+            g_byte_array_append(a, (const guint8 *)p->buf + p->off, (guint)(p->got - p->off));
+        }
+        p->set = FALSE;
+    }
+}
+
+/* Read the readable connections among evs[from, to) in one batch, into f->pre (indexed
+ * from `from`). Under two, nothing is gained: they read as usual. */
+static void prefetch_reads(Flusher *f, const struct epoll_event *evs, int from, int to)
 {
     int idx[CONN_FLUSH_EVERY], k = 0;
+    prefetch_clear(f);
     for (int i = from; i < to; i++) {
-        Conn *c = evs[i].data.ptr;
-        pre[i - from].set = FALSE;
-        if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != EPOLLIN || c->freed || c->fd < 0 ||
-            c->vt != &conn_tcp_vtable || c->state != CONN_ST_OPEN || c->read_paused ||
-            c->rate_paused)
-            continue;
-        gsize want = CONN_PREFETCH_CHUNK;
-        if (c->rate.rate) {
-            want = MIN(want, rate_bucket_available(&c->rate, conn_now(c)));
-            if (want == 0)
-                continue; /* conn_read pauses it */
-        }
-        pre[i - from].want = want;
-        idx[k++] = i;
+        ConnPrefetch *p = &f->pre[i - from];
+        p->want = prefetch_want(evs[i].data.ptr, evs[i].events);
+        if (p->want > 0)
+            idx[k++] = i;
     }
     if (k < 2)
         return;
     if (!f->rbuf)
         f->rbuf = g_malloc((gsize)CONN_FLUSH_EVERY * CONN_PREFETCH_CHUNK);
     for (int j = 0; j < k; j++) {
-        ConnPrefetch *p = &pre[idx[j] - from];
+        ConnPrefetch *p = &f->pre[idx[j] - from];
+        p->conn = evs[idx[j]].data.ptr;
         p->buf = f->rbuf + (gsize)(idx[j] - from) * CONN_PREFETCH_CHUNK;
+        p->off = 0;
         p->set = TRUE;
-        iobatch_recv(f->batch, ((Conn *)evs[idx[j]].data.ptr)->fd, p->buf, p->want, p);
+        p->tls = p->conn->vt == &conn_tls_vtable;
+        iobatch_recv(f->batch, p->conn->fd, p->buf, p->want, p);
     }
     iobatch_run(f->batch, prefetch_done, f);
+}
+
+/* The ciphertext read ahead for TLS connection c in this turn, while some is left */
+static ConnPrefetch *tls_prefetched(const Conn *c)
+{
+    Flusher *f = c->flusher;
+    if (!f)
+        return NULL;
+    for (int k = 0; k < CONN_FLUSH_EVERY; k++) {
+        ConnPrefetch *p = &f->pre[k];
+        if (p->set && p->tls && p->conn == c && p->got > 0 && p->off < (gsize)p->got)
+            return p;
+    }
+    return NULL;
+}
+
+static GByteArray *tls_stashed(const Conn *c)
+{
+    return c->flusher && c->flusher->stash ? g_hash_table_lookup(c->flusher->stash, c) : NULL;
+}
+
+/* Ciphertext of c read ahead and not yet given to OpenSSL */
+static gsize tls_ahead(const Conn *c)
+{
+    const GByteArray *a = tls_stashed(c);
+    const ConnPrefetch *p = tls_prefetched(c);
+    return (a ? a->len : 0) + (p ? (gsize)p->got - p->off : 0);
+}
+
+/* Give OpenSSL what was read ahead, oldest first; 0 when nothing is */
+static gsize tls_ahead_take(Conn *c, char *buf, gsize len)
+{
+    GByteArray *a = tls_stashed(c);
+    if (a) {
+        gsize n = MIN(len, a->len);
+        memcpy(buf, a->data, n);
+        if (n == a->len)
+            g_hash_table_remove(c->flusher->stash, c);
+        else
+            g_byte_array_remove_range(a, 0, (guint)n);
+        return n;
+    }
+    ConnPrefetch *p = tls_prefetched(c);
+    if (!p)
+        return 0;
+    gsize n = MIN(len, (gsize)p->got - p->off);
+    memcpy(buf, p->buf + p->off, n);
+    p->off += n;
+    return n;
 }
 
 static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
 {
     Flusher *f = (Flusher *)s;
     struct epoll_event evs[CONN_EVENTS_PER_TURN];
-    ConnPrefetch pre[CONN_FLUSH_EVERY];
     int n = 0;
     /* Every connection with output is written at the end of the turn, one write each. The
      * group commits run first (conn_add_before_flush: durable before acknowledged), so the
@@ -540,7 +694,7 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
     for (int i = 0; i < n; i++) {
         Conn *c = evs[i].data.ptr;
         if (i % CONN_FLUSH_EVERY == 0)
-            prefetch_reads(f, evs, i, MIN(n, i + CONN_FLUSH_EVERY), pre);
+            prefetch_reads(f, evs, i, MIN(n, i + CONN_FLUSH_EVERY));
         if (c->freed || c->fd < 0)
             continue;
         gboolean kicked = c->kicked;
@@ -548,7 +702,7 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
             g_queue_unlink(&f->kicked, &c->kick_link);
             c->kicked = FALSE;
         }
-        const ConnPrefetch *p = &pre[i % CONN_FLUSH_EVERY];
+        ConnPrefetch *p = &f->pre[i % CONN_FLUSH_EVERY];
         conn_dispatch(c, epoll_to_gio(evs[i].events), kicked, p->set ? p : NULL);
         /* A long turn (a backlog: up to CONN_EVENTS_PER_TURN connections, each a read, a
          * parse and a route) writes what it has every CONN_FLUSH_EVERY connections, so
@@ -560,6 +714,9 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
             !commit_pending())
             flush_queued(f);
     }
+    /* What a connection going away left unread goes with it (as its kernel buffer would):
+     * a TLS connection otherwise takes all its ciphertext in its conn_read. */
+    prefetch_clear(f);
     for (int i = 0; i < n; i++)
         conn_unref(evs[i].data.ptr);
     /* Kicked ones (TLS bytes decrypted beyond what was read, reading resumed): once each;
@@ -583,10 +740,11 @@ static void flusher_finalize(GSource *s)
     Flusher *f = (Flusher *)s;
     iobatch_free(f->batch);
     g_free(f->rbuf);
+    g_clear_pointer(&f->stash, g_hash_table_unref);
 }
 
-static GSourceFuncs flusher_funcs = {
-    flusher_prepare, flusher_check, flusher_dispatch, flusher_finalize, NULL, NULL};
+static GSourceFuncs flusher_funcs = {flusher_prepare,  flusher_check, flusher_dispatch,
+                                     flusher_finalize, NULL,          NULL};
 
 /* NULL when no epoll set can be created (out of descriptors) */
 static Flusher *flusher_acquire(GMainContext *ctx)
@@ -796,6 +954,8 @@ static void conn_release_fd(Conn *c)
         c->fd = -1;
     }
     conn_dequeue(c);
+    if (c->flusher && c->flusher->stash)
+        g_hash_table_remove(c->flusher->stash, c);
     clear_source(&c->close_timer);
     clear_source(&c->rate_timer);
     if (c->out != NULL)
@@ -903,7 +1063,13 @@ static void conn_begin_handshake(Conn *c)
     c->ssl = SSL_new(c->tls_ctx);
     SSL_CTX_free(c->tls_ctx);
     c->tls_ctx = NULL;
-    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+    BIO *bio = c->ssl ? BIO_new(conn_bio_method()) : NULL;
+    if (bio) {
+        BIO_set_data(bio, c);
+        BIO_set_init(bio, 1);
+        SSL_set_bio(c->ssl, bio, bio); /* one reference for both directions */
+    }
+    if (!c->ssl || !bio) {
         tls_error_text(text, sizeof text, 0);
         conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_TLS, "TLS setup: %s", text));
         return;
@@ -1044,7 +1210,7 @@ void conn_set_read_rate(Conn *c, guint64 bytes_per_s, guint64 burst)
 }
 
 /* pre: the first read, done ahead in a batch (prefetch_reads), or NULL. */
-static void conn_read(Conn *c, const ConnPrefetch *pre)
+static void conn_read(Conn *c, ConnPrefetch *pre)
 {
     char buf[CONN_READ_CHUNK];
     c->read_wants_write = FALSE;
@@ -1053,12 +1219,14 @@ static void conn_read(Conn *c, const ConnPrefetch *pre)
         const char *data = buf;
         GError *err = NULL;
         IoResult r;
-        if (i == 0 && pre) {
+        if (i == 0 && pre && c->vt == &conn_tcp_vtable) {
             want = pre->want;
             data = pre->buf;
             r = tcp_result(pre->got, TRUE, &n, &err);
+            pre->off = (gsize)MAX(pre->got, 0); /* taken */
         } else {
-            if (c->rate.rate) {
+            /* (ciphertext read ahead is taken whole: prefetch_want saw room for it) */
+            if (c->rate.rate && !(c->vt == &conn_tls_vtable && tls_ahead(c) > 0)) {
                 /* Read only what the bucket allows: the rest waits in the kernel (or in
                  * OpenSSL's record buffer), so nothing is dropped and TCP pushes back. */
                 gsize avail = rate_bucket_available(&c->rate, conn_now(c));
@@ -1091,13 +1259,15 @@ static void conn_read(Conn *c, const ConnPrefetch *pre)
         if (c->freed || c->state != CONN_ST_OPEN)
             return; /* conn_free / conn_close / conn_start_tls from the callback */
         if (!more || c->read_paused)
-            break;
+            break; /* (TLS ciphertext read ahead waits in the stash) */
         if (c->vt == &conn_tcp_vtable && n < want)
             break; /* drained: poll says when more comes (saves a recv() that says EAGAIN) */
     }
 out:
-    if (!c->read_paused && !c->rate_paused && c->vt->pending(c) > 0)
-        conn_kick(c); /* decrypted bytes that poll cannot announce */
+    /* Decrypted bytes (or ciphertext read ahead) that poll cannot announce; not while the
+     * read waits for writable: that would spin until the peer reads. */
+    if (!c->read_paused && !c->rate_paused && !c->read_wants_write && c->vt->pending(c) > 0)
+        conn_kick(c);
     conn_update_io(c);
 }
 
@@ -1192,7 +1362,7 @@ static void conn_flush_now(Conn *c)
 }
 
 /* What the epoll set reported for c (rev), or a kick (more to read without an fd event). */
-static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked, const ConnPrefetch *pre)
+static void conn_dispatch(Conn *c, GIOCondition rev, gboolean kicked, ConnPrefetch *pre)
 {
     /* Let the read or write that is waiting find out what happened. */
     if (rev & (G_IO_HUP | G_IO_ERR))

@@ -45,8 +45,10 @@ static gboolean ring_init(IoBatch *b)
     static const unsigned flag_sets[] = {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN, 0};
     for (guint i = 0; i < G_N_ELEMENTS(flag_sets); i++) {
         int r = io_uring_queue_init(b->cap, &b->ring, flag_sets[i]);
-        if (r == 0)
+        if (r == 0) {
+            g_debug("iobatch: io_uring, %u operations a system call", b->cap);
             return TRUE;
+        }
         if (r != -EINVAL) {
             g_debug("iobatch: io_uring unavailable (%s): one system call per operation",
                     g_strerror(-r));
@@ -62,6 +64,8 @@ IoBatch *iobatch_new(guint entries)
     b->cap = MAX(entries, 1);
     b->ops = g_new0(IoOp, b->cap);
     b->ring_ok = enabled && ring_init(b);
+    if (!enabled)
+        g_debug("iobatch: io_uring off ([server] io_uring = false): one system call each");
     return b;
 }
 

@@ -190,6 +190,31 @@ def test_iq_between_clients(ctx):
     check(str(iq["to"]) in (a.jid, ""), "ping answer to %s" % iq["to"])
 
 
+def test_io_uring_off(ctx):
+    """[server] io_uring = false: the same sessions with one system call per read and write
+    (what ternd does by itself where the kernel refuses io_uring)."""
+    t = Ternd(extra={"server": {"io_uring": False}}).start()
+    try:
+        t.adduser("carol", "c-pass")
+        t.adduser("dave", "d-pass")
+        c = ctx.slix.client("carol@localhost/c1", "c-pass", t.port, mech="SCRAM-SHA-1")
+        d = ctx.slix.client("dave@localhost/d1", "d-pass", t.tls_port, mech="SCRAM-SHA-1",
+                            direct_tls=True)
+        for k in range(20):
+            c.send_message(d.jid, "to dave %d" % k)
+            d.send_message(c.jid, "to carol %d" % k)
+        for k in range(20):
+            d.wait_message(lambda m, k=k: m["body"] == "to dave %d" % k)
+            c.wait_message(lambda m, k=k: m["body"] == "to carol %d" % k)
+        check("io_uring off" in t.log(), "no debug line saying io_uring is off",
+              t.log_tail(20))
+        check("io_uring, " not in t.log(), "a ring was made although io_uring = false")
+        c.disconnect()
+        d.disconnect()
+    finally:
+        t.cleanup()
+
+
 def test_disco_info_server(ctx):
     a, _ = _pair(ctx)
     iq = a.iq(lambda: a.xmpp['xep_0030'].get_info(jid="localhost", timeout=5))
@@ -268,6 +293,8 @@ TESTS = [
     ("legacy session establishment gets a result", test_legacy_session),
     ("messages both ways carry the sender's full JID", test_messages_both_ways),
     ("iq ping between full JIDs is answered by the client", test_iq_between_clients),
+    ("io_uring = false: STARTTLS and direct TLS sessions exchange 40 messages",
+     test_io_uring_off),
     ("disco info on the server: urn:xmpp:ping, identity server/im", test_disco_info_server),
     ("ping to the server gets a result", test_ping_server),
     ("jabber:iq:version answers name Tern", test_version),

@@ -974,6 +974,151 @@ static void copy_file(const char *from, const char *to)
     g_assert_true(g_file_set_contents(to, data, (gssize)len, NULL));
 }
 
+/* ---- TLS connections read ahead in a batch: ciphertext handed to OpenSSL in order ---- */
+
+#define TB_CONNS 6
+#define TB_RECORDS 40 /* small TLS records: a read ahead holds many, a read takes one */
+#define TB_RECORD 500
+static struct {
+    Conn *conn[TB_CONNS];
+    int accepted, ready, closed;
+    gint connected, go, finished;
+    gboolean paused_once;
+    GString *got[TB_CONNS];
+} tb;
+
+typedef struct {
+    guint16 port;
+    char *error;
+} TbClient;
+
+static char tb_byte(gsize off)
+{
+    return (char)('a' + (off * 7 + off / 500) % 26);
+}
+
+static gpointer tb_client_thread(gpointer data)
+{
+    TbClient *tc = data;
+    struct timeval tv = {.tv_sec = 10};
+    int fd = tcp_connect(tc->port, 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    char rec[TB_RECORD], back[16384];
+    gsize total = (gsize)TB_RECORDS * TB_RECORD, got = 0;
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) != 1) {
+        tc->error = g_strdup("SSL_connect failed");
+        goto out;
+    }
+    g_atomic_int_inc(&tb.connected);
+    while (!g_atomic_int_get(&tb.go))
+        g_usleep(1000);
+    for (int k = 0; k < TB_RECORDS; k++) {
+        for (int j = 0; j < TB_RECORD; j++)
+            rec[j] = tb_byte((gsize)k * TB_RECORD + j);
+        if (SSL_write(ssl, rec, TB_RECORD) != TB_RECORD) {
+            tc->error = g_strdup("SSL_write failed");
+            goto out;
+        }
+    }
+    while (got < total) { /* the echo, byte for byte */
+        int n = SSL_read(ssl, back, sizeof back);
+        if (n <= 0) {
+            tc->error = g_strdup_printf("echo stopped at %zu of %zu bytes", got, total);
+            goto out;
+        }
+        for (int j = 0; j < n; j++)
+            if (back[j] != tb_byte(got + j)) {
+                tc->error = g_strdup_printf("echo byte %zu wrong", got + j);
+                goto out;
+            }
+        got += n;
+    }
+    SSL_shutdown(ssl);
+out:
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    g_atomic_int_inc(&tb.finished);
+    return NULL;
+}
+
+static gboolean tb_resume(gpointer data)
+{
+    conn_pause_reading(data, FALSE);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean tb_on_data(Conn *c, const char *buf, gsize len, gpointer ud)
+{
+    int i = GPOINTER_TO_INT(ud);
+    g_string_append_len(tb.got[i], buf, (gssize)len);
+    conn_write(c, buf, len);
+    if (i == 0 && !tb.paused_once) {
+        /* paused with ciphertext read ahead and not taken: it must wait, not vanish */
+        tb.paused_once = TRUE;
+        conn_pause_reading(c, TRUE);
+        g_timeout_add(50, tb_resume, c);
+    }
+    return TRUE;
+}
+
+static void tb_on_closed(Conn *c, const GError *err, gpointer ud)
+{
+    tb.closed++;
+}
+
+static void tb_on_ready(Conn *c, gpointer ud)
+{
+    tb.ready++;
+}
+
+static void tb_accept(int fd, const struct sockaddr *addr, socklen_t len, gpointer ud)
+{
+    static const ConnCallbacks cbs = {tb_on_data, tb_on_closed, tb_on_ready};
+    g_assert_cmpint(tb.accepted, <, TB_CONNS);
+    Conn *c = conn_new(fd, &cbs, GINT_TO_POINTER(tb.accepted));
+    tb.conn[tb.accepted++] = c;
+    conn_start_tls(c, ud);
+}
+
+static void test_tls_batch_turn(void)
+{
+    g_autofree char *top = make_tmpdir();
+    g_autofree char *certs = NULL;
+    TlsStore *store = make_store(top, &certs);
+    GError *err = NULL;
+    GThread *th[TB_CONNS];
+    TbClient tc[TB_CONNS];
+    memset(&tb, 0, sizeof tb);
+    Listener *l = listener_new("127.0.0.1:0", tb_accept, tls_store_server_ctx(store), &err);
+    g_assert_no_error(err);
+    for (int i = 0; i < TB_CONNS; i++) {
+        tb.got[i] = g_string_new(NULL);
+        tc[i] = (TbClient){listener_port(l), NULL};
+        th[i] = g_thread_new("tls-batch-client", tb_client_thread, &tc[i]);
+    }
+    RUN_UNTIL(tb.ready == TB_CONNS && g_atomic_int_get(&tb.connected) == TB_CONNS);
+    /* all send while the loop is not turning: the next turn finds them all readable */
+    g_atomic_int_set(&tb.go, 1);
+    g_usleep(150 * 1000);
+    RUN_UNTIL(g_atomic_int_get(&tb.finished) == TB_CONNS && tb.closed == TB_CONNS);
+    for (int i = 0; i < TB_CONNS; i++) {
+        g_thread_join(th[i]);
+        if (tc[i].error)
+            g_error("client %d: %s", i, tc[i].error);
+        g_assert_cmpuint(tb.got[i]->len, ==, (gsize)TB_RECORDS * TB_RECORD);
+        conn_free(tb.conn[i]);
+        g_string_free(tb.got[i], TRUE);
+    }
+    g_assert_true(tb.paused_once);
+    listener_free(l);
+    tls_store_free(store);
+    rm_rf(top);
+}
+
 static void test_tls_store_and_check(void)
 {
     g_autofree char *top = make_tmpdir();
@@ -1085,5 +1230,6 @@ int main(int argc, char **argv)
     g_test_add_func("/conn/tls/garbage-handshake", test_tls_garbage);
     g_test_add_func("/conn/tls/close-mid-handshake", test_tls_close_mid_handshake);
     g_test_add_func("/conn/tls/store-and-check", test_tls_store_and_check);
+    g_test_add_func("/conn/tls/batch-turn", test_tls_batch_turn);
     return g_test_run();
 }
