@@ -517,15 +517,33 @@ static void flush_sent(gpointer ud, gssize res, gpointer data)
     if (!c->freed && c->fd >= 0 && (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING)) {
         IoResult r = tcp_result(res, FALSE, &n, &err);
         if (conn_wrote(c, r, n, err))
-            conn_flush_rest(c, c->out->len); /* a short write: on as conn_flush_now would */
+            conn_flush_rest(c, c->out ? c->out->len : 0); /* a short write: on as usual */
     }
     conn_unref(c);
+}
+
+/* Hand the held plain-TCP connections' output to the kernel in one call. The buffers are
+ * taken here, with nothing run between this and the call: an owner callback run while the
+ * batch was gathered (a sent-waiter) may have written to one of them, moving its buffer. */
+static void flush_batch(Flusher *f, Conn **held, guint n)
+{
+    for (guint i = 0; i < n; i++) {
+        Conn *c = held[i];
+        if (!c->freed && c->fd >= 0 && (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING) &&
+            c->out != NULL && c->out_off < c->out->len)
+            iobatch_send(f->batch, c->fd, c->out->str + c->out_off, c->out->len - c->out_off, c);
+        else
+            flush_sent(c, 0, f); /* written or closed meanwhile: settle it as it is */
+    }
+    iobatch_run(f->batch, flush_sent, f);
 }
 
 /* Write every connection with output, once each: the plain TCP ones in batches, a system
  * call for up to CONN_BATCH_OPS of them. Flushing never runs owner callbacks. */
 static void flush_queued(Flusher *f)
 {
+    Conn *held[CONN_BATCH_OPS];
+    guint nheld = 0;
     for (guint nflush = f->queue.length; nflush > 0 && f->queue.length > 0; nflush--) {
         Conn *c = g_queue_pop_head_link(&f->queue)->data;
         gsize end;
@@ -536,12 +554,14 @@ static void flush_queued(Flusher *f)
             conn_flush_rest(c, end);
             continue;
         }
-        if (iobatch_queued(f->batch) == iobatch_capacity(f->batch))
-            iobatch_run(f->batch, flush_sent, f);
         conn_ref(c);
-        iobatch_send(f->batch, c->fd, c->out->str + c->out_off, end - c->out_off, c);
+        held[nheld++] = c;
+        if (nheld == G_N_ELEMENTS(held)) {
+            flush_batch(f, held, nheld);
+            nheld = 0;
+        }
     }
-    iobatch_run(f->batch, flush_sent, f);
+    flush_batch(f, held, nheld);
 }
 
 static void prefetch_done(gpointer ud, gssize res, gpointer data)
