@@ -40,6 +40,8 @@
 #define CONN_FLUSH_EVERY 32            /* connections dispatched between writes in a long turn */
 #define CONN_BATCH_OPS 64              /* send()s handed to the kernel in one system call */
 #define CONN_PREFETCH_CHUNK (8 * 1024) /* bytes read per connection in a batch of reads */
+#define CONN_CAPTURE_MAX (64 * 1024)   /* TLS plaintext encrypted per connection for a batch */
+#define CONN_WCAP_KEEP (256 * 1024)    /* capture buffer capacity kept between flushes */
 
 GQuark conn_error_quark(void)
 {
@@ -354,6 +356,10 @@ static IoResult tls_shutdown(Conn *c)
 
 static gsize tls_ahead(const Conn *c);
 static gsize tls_ahead_take(Conn *c, char *buf, gsize len);
+static gboolean tls_capture(Conn *c, const char *buf, gsize len);
+static gboolean tls_wstash_drain(Conn *c);
+static GByteArray *tls_wstashed(const Conn *c);
+static void tls_wstash_add(Conn *c, const char *buf, gsize len);
 
 /* Decrypted bytes OpenSSL holds, and ciphertext read ahead that it has not taken yet */
 static gsize tls_pending(const Conn *c)
@@ -388,6 +394,15 @@ static int conn_bio_write(BIO *b, const char *buf, int len)
 {
     Conn *c = BIO_get_data(b);
     BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (tls_capture(c, buf, (gsize)len))
+        return len;
+    if (!tls_wstash_drain(c)) { /* what a batched write left goes first */
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_write(b);
+        return -1;
+    }
     ssize_t r;
     while ((r = send(c->fd, buf, (size_t)MAX(len, 0), MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
@@ -440,6 +455,12 @@ struct Flusher {
     /* Conn* -> GByteArray*: TLS ciphertext read ahead that OpenSSL could not take in its
      * turn (the read waits for writable, or was paused); taken first next time. Rare. */
     GHashTable *stash;
+    /* Batched TLS writes: while `capturing`, that connection's ciphertext (its BIO's
+     * writes) is appended to wcap, and the flush sends it with the others. What the kernel
+     * did not take waits in wstash (Conn* -> GByteArray*), sent before anything else. */
+    Conn *capturing;
+    GString *wcap;
+    GHashTable *wstash;
 };
 
 G_LOCK_DEFINE_STATIC(flushers);
@@ -508,41 +529,103 @@ static GIOCondition epoll_to_gio(uint32_t ev)
            (ev & EPOLLHUP ? G_IO_HUP : 0) | (ev & EPOLLERR ? G_IO_ERR : 0);
 }
 
+/* A connection held for a batched write: plain TCP (its output buffer), or TLS (the
+ * ciphertext of it in the flusher's capture buffer, wcap[off, off + len)). */
+typedef struct {
+    Conn *c;
+    gboolean tls;
+    gsize off, len;
+} ConnHeld;
+
 static void flush_sent(gpointer ud, gssize res, gpointer data)
 {
-    Conn *c = ud;
-    gsize n = 0;
-    GError *err = NULL;
+    ConnHeld *h = ud;
+    Flusher *f = data;
+    Conn *c = h->c;
     /* a callback of an earlier one (a sent-waiter) may have closed this one meanwhile */
     if (!c->freed && c->fd >= 0 && (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING)) {
-        IoResult r = tcp_result(res, FALSE, &n, &err);
-        if (conn_wrote(c, r, n, err))
-            conn_flush_rest(c, c->out ? c->out->len : 0); /* a short write: on as usual */
+        gsize n = 0;
+        GError *err = NULL;
+        if (!h->tls) {
+            IoResult r = tcp_result(res, FALSE, &n, &err);
+            if (conn_wrote(c, r, n, err))
+                conn_flush_rest(c, c->out ? c->out->len : 0); /* a short write: on as usual */
+        } else if (tcp_result(res, FALSE, &n, &err) == IO_FAIL) {
+            conn_finish(c, err);
+        } else {
+            /* OpenSSL counts all of it written: what the kernel did not take waits, first
+             * in line (conn_flush_rest tries it again, else waits for writable) */
+            if (n < h->len)
+                tls_wstash_add(c, f->wcap->str + h->off + n, h->len - n);
+            conn_flush_rest(c, c->out ? c->out->len : 0);
+        }
     }
     conn_unref(c);
 }
 
-/* Hand the held plain-TCP connections' output to the kernel in one call. The buffers are
- * taken here, with nothing run between this and the call: an owner callback run while the
- * batch was gathered (a sent-waiter) may have written to one of them, moving its buffer. */
-static void flush_batch(Flusher *f, Conn **held, guint n)
+/* Hand the held connections' output to the kernel in one call. Plain buffers are taken
+ * here, with nothing run between this and the call: an owner callback run while the batch
+ * was gathered (a sent-waiter) may have written to one of them, moving its buffer. */
+static void flush_batch(Flusher *f, ConnHeld *held, guint n)
 {
     for (guint i = 0; i < n; i++) {
-        Conn *c = held[i];
-        if (!c->freed && c->fd >= 0 && (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING) &&
-            c->out != NULL && c->out_off < c->out->len)
-            iobatch_send(f->batch, c->fd, c->out->str + c->out_off, c->out->len - c->out_off, c);
+        ConnHeld *h = &held[i];
+        Conn *c = h->c;
+        gboolean alive =
+            !c->freed && c->fd >= 0 && (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING);
+        if (alive && h->tls && h->len > 0)
+            iobatch_send(f->batch, c->fd, f->wcap->str + h->off, h->len, h);
+        else if (alive && !h->tls && c->out != NULL && c->out_off < c->out->len)
+            iobatch_send(f->batch, c->fd, c->out->str + c->out_off, c->out->len - c->out_off, h);
         else
-            flush_sent(c, 0, f); /* written or closed meanwhile: settle it as it is */
+            flush_sent(h, 0, f); /* nothing to send, or closed meanwhile: settle it as it is */
     }
     iobatch_run(f->batch, flush_sent, f);
+    if (f->wcap) {
+        g_string_truncate(f->wcap, 0);
+        if (f->wcap->allocated_len > CONN_WCAP_KEEP) { /* memory: a burst does not stay */
+            g_string_free(f->wcap, TRUE);
+            f->wcap = NULL;
+        }
+    }
 }
 
-/* Write every connection with output, once each: the plain TCP ones in batches, a system
- * call for up to CONN_BATCH_OPS of them. Flushing never runs owner callbacks. */
+/* A TLS connection whose ciphertext can go in a batch: established, and waiting for
+ * nothing but the write */
+static gboolean tls_capturable(const Conn *c)
+{
+    return c->vt == &conn_tls_vtable && c->tls_ready &&
+           (c->state == CONN_ST_OPEN || c->state == CONN_ST_CLOSING) && !c->write_wants_read &&
+           !c->read_wants_write && !tls_wstashed(c);
+}
+
+/* Encrypt up to CONN_CAPTURE_MAX bytes of c's output into the capture buffer; FALSE when
+ * the connection failed meanwhile */
+static gboolean tls_capture_out(Flusher *f, Conn *c, gsize end, ConnHeld *h)
+{
+    gsize stop = MIN(end, c->out_off + CONN_CAPTURE_MAX);
+    if (!f->wcap)
+        f->wcap = g_string_sized_new(16 * 1024);
+    h->off = f->wcap->len;
+    f->capturing = c;
+    while (c->out_off < stop && !c->write_blocked && !c->write_wants_read) {
+        gsize n = 0;
+        GError *err = NULL;
+        IoResult r = c->vt->write(c, c->out->str + c->out_off, stop - c->out_off, &n, &err);
+        if (!conn_wrote(c, r, n, err))
+            break;
+    }
+    f->capturing = NULL;
+    h->len = f->wcap->len - h->off;
+    return c->fd >= 0 && c->state != CONN_ST_CLOSED;
+}
+
+/* Write every connection with output, once each: the plain TCP ones and the TLS ones
+ * (encrypted here) in batches, a system call for up to CONN_BATCH_OPS of them; the others
+ * one by one. */
 static void flush_queued(Flusher *f)
 {
-    Conn *held[CONN_BATCH_OPS];
+    ConnHeld held[CONN_BATCH_OPS];
     guint nheld = 0;
     for (guint nflush = f->queue.length; nflush > 0 && f->queue.length > 0; nflush--) {
         Conn *c = g_queue_pop_head_link(&f->queue)->data;
@@ -550,13 +633,20 @@ static void flush_queued(Flusher *f)
         c->queued = FALSE;
         if (!conn_flush_begin(c, &end))
             continue;
-        if (c->vt != &conn_tcp_vtable || c->state == CONN_ST_TLS_WAIT || c->out_off >= end) {
+        ConnHeld *h = &held[nheld];
+        *h = (ConnHeld){c, FALSE, 0, 0};
+        if (c->vt == &conn_tcp_vtable && c->state != CONN_ST_TLS_WAIT && c->out_off < end) {
+            /* held: the buffer is taken when the batch runs */
+        } else if (c->out_off < end && tls_capturable(c)) {
+            h->tls = TRUE;
+            if (!tls_capture_out(f, c, end, h))
+                continue;
+        } else {
             conn_flush_rest(c, end);
             continue;
         }
         conn_ref(c);
-        held[nheld++] = c;
-        if (nheld == G_N_ELEMENTS(held)) {
+        if (++nheld == G_N_ELEMENTS(held)) {
             flush_batch(f, held, nheld);
             nheld = 0;
         }
@@ -689,6 +779,55 @@ static gsize tls_ahead_take(Conn *c, char *buf, gsize len)
     return n;
 }
 
+/* The BIO's write while a flush encrypts c for the batch: into the capture buffer */
+static gboolean tls_capture(Conn *c, const char *buf, gsize len)
+{
+    Flusher *f = c->flusher;
+    if (!f || f->capturing != c)
+        return FALSE;
+    g_string_append_len(f->wcap, buf, (gssize)len);
+    return TRUE;
+}
+
+static GByteArray *tls_wstashed(const Conn *c)
+{
+    return c->flusher && c->flusher->wstash ? g_hash_table_lookup(c->flusher->wstash, c) : NULL;
+}
+
+static void tls_wstash_add(Conn *c, const char *buf, gsize len)
+{
+    Flusher *f = c->flusher;
+    if (!f->wstash)
+        f->wstash = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_byte_array_unref);
+    GByteArray *a = g_hash_table_lookup(f->wstash, c);
+    if (!a) {
+        a = g_byte_array_new();
+        g_hash_table_insert(f->wstash, c, a);
+    }
+    g_byte_array_append(a, (const guint8 *)buf, (guint)len);
+}
+
+/* Send the ciphertext a batched write left. TRUE when none is left; FALSE with errno set
+ * (EAGAIN: the socket is full). */
+static gboolean tls_wstash_drain(Conn *c)
+{
+    GByteArray *a = tls_wstashed(c);
+    while (a) {
+        ssize_t r = send(c->fd, a->data, a->len, MSG_NOSIGNAL);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return FALSE;
+        }
+        if ((guint)r == a->len) {
+            g_hash_table_remove(c->flusher->wstash, c);
+            return TRUE;
+        }
+        g_byte_array_remove_range(a, 0, (guint)r);
+    }
+    return TRUE;
+}
+
 static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
 {
     Flusher *f = (Flusher *)s;
@@ -761,6 +900,9 @@ static void flusher_finalize(GSource *s)
     iobatch_free(f->batch);
     g_free(f->rbuf);
     g_clear_pointer(&f->stash, g_hash_table_unref);
+    g_clear_pointer(&f->wstash, g_hash_table_unref);
+    if (f->wcap)
+        g_string_free(f->wcap, TRUE);
 }
 
 static GSourceFuncs flusher_funcs = {flusher_prepare,  flusher_check, flusher_dispatch,
@@ -940,7 +1082,8 @@ guint64 conn_wire_sent(const Conn *c)
 {
     if (c->ssl) {
         BIO *w = SSL_get_wbio(c->ssl);
-        return c->plain_wire + (w ? BIO_number_written(w) : 0);
+        const GByteArray *left = tls_wstashed(c); /* written by OpenSSL, not yet by us */
+        return c->plain_wire + (w ? BIO_number_written(w) : 0) - (left ? left->len : 0);
     }
     return c->sent_total;
 }
@@ -976,6 +1119,8 @@ static void conn_release_fd(Conn *c)
     conn_dequeue(c);
     if (c->flusher && c->flusher->stash)
         g_hash_table_remove(c->flusher->stash, c);
+    if (c->flusher && c->flusher->wstash)
+        g_hash_table_remove(c->flusher->wstash, c);
     clear_source(&c->close_timer);
     clear_source(&c->rate_timer);
     if (c->out != NULL)
@@ -1337,6 +1482,16 @@ static gboolean conn_wrote(Conn *c, IoResult r, gsize n, GError *err)
 /* Write up to end until done or blocked, then settle the buffer and the state. */
 static void conn_flush_rest(Conn *c, gsize end)
 {
+    /* TLS ciphertext a batched write left goes first; until it is out, the connection is
+     * not done writing (no sent-waiters, no close_notify) */
+    if (tls_wstashed(c) && !tls_wstash_drain(c)) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            conn_finish(c, g_error_new(CONN_ERROR, CONN_ERROR_IO, "write: %s", g_strerror(errno)));
+            return;
+        }
+        c->write_blocked = TRUE;
+    }
+    gboolean wire_left = tls_wstashed(c) != NULL;
     while (c->out_off < end && !c->write_blocked && !c->write_wants_read) {
         gsize n = 0;
         GError *err = NULL;
@@ -1344,11 +1499,11 @@ static void conn_flush_rest(Conn *c, gsize end)
         if (!conn_wrote(c, r, n, err))
             return;
     }
-    if (c->sent_waiters)
+    if (c->sent_waiters && !wire_left)
         conn_run_sent_waiters(c);
     if (c->fd < 0)
         return;
-    if (c->out_off == end) {
+    if (c->out_off == end && !wire_left) {
         if (c->out != NULL) {
             g_string_erase(c->out, 0, (gssize)c->out_off);
             c->out_off = 0;

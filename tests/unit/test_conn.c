@@ -974,10 +974,11 @@ static void copy_file(const char *from, const char *to)
     g_assert_true(g_file_set_contents(to, data, (gssize)len, NULL));
 }
 
-/* ---- TLS connections read ahead in a batch: ciphertext handed to OpenSSL in order ---- */
+/* ---- TLS connections in batches: ciphertext read ahead handed to OpenSSL in order, and
+ * ciphertext written for many connections in one call, what the kernel left sent first ---- */
 
 #define TB_CONNS 6
-#define TB_RECORDS 40 /* small TLS records: a read ahead holds many, a read takes one */
+#define TB_RECORDS 120 /* small TLS records: a read ahead holds many, a read takes one */
 #define TB_RECORD 500
 static struct {
     Conn *conn[TB_CONNS];
@@ -1001,7 +1002,7 @@ static gpointer tb_client_thread(gpointer data)
 {
     TbClient *tc = data;
     struct timeval tv = {.tv_sec = 10};
-    int fd = tcp_connect(tc->port, 0);
+    int fd = tcp_connect(tc->port, 4096); /* a small window: the echo comes back short */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     SSL *ssl = SSL_new(ctx);
@@ -1023,6 +1024,7 @@ static gpointer tb_client_thread(gpointer data)
             goto out;
         }
     }
+    g_usleep(100 * 1000); /* the server's batched echo meets a full window */
     while (got < total) { /* the echo, byte for byte */
         int n = SSL_read(ssl, back, sizeof back);
         if (n <= 0) {
@@ -1079,6 +1081,10 @@ static void tb_accept(int fd, const struct sockaddr *addr, socklen_t len, gpoint
 {
     static const ConnCallbacks cbs = {tb_on_data, tb_on_closed, tb_on_ready};
     g_assert_cmpint(tb.accepted, <, TB_CONNS);
+    if (tb.accepted % 2 == 1) { /* small send buffer: batched TLS writes come back short */
+        int small = 4096;
+        g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), ==, 0);
+    }
     Conn *c = conn_new(fd, &cbs, GINT_TO_POINTER(tb.accepted));
     tb.conn[tb.accepted++] = c;
     conn_start_tls(c, ud);
