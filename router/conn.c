@@ -356,6 +356,8 @@ static IoResult tls_shutdown(Conn *c)
 
 static gsize tls_ahead(const Conn *c);
 static gsize tls_ahead_take(Conn *c, char *buf, gsize len);
+static gboolean tls_drained(const Conn *c);
+static GByteArray *tls_stashed(const Conn *c);
 static gboolean tls_capture(Conn *c, const char *buf, gsize len);
 static gboolean tls_wstash_drain(Conn *c);
 static GByteArray *tls_wstashed(const Conn *c);
@@ -380,6 +382,10 @@ static int conn_bio_read(BIO *b, char *buf, int len)
     gsize n = tls_ahead_take(c, buf, (gsize)len);
     if (n > 0)
         return (int)n;
+    if (tls_drained(c)) { /* the read ahead emptied the socket: no recv() to hear EAGAIN */
+        BIO_set_retry_read(b);
+        return -1;
+    }
     ssize_t r;
     while ((r = recv(c->fd, buf, (size_t)len, 0)) < 0 && errno == EINTR)
         ;
@@ -660,8 +666,10 @@ static void prefetch_done(gpointer ud, gssize res, gpointer data)
 }
 
 /* Whether c may be read ahead, and how much: the plain and the established TLS ones that
- * wait for nothing but input. TLS reads ahead ciphertext, so only with room in the read
- * bucket for all of it as plaintext (conn_read then takes it whole). */
+ * wait for nothing but input. Plaintext within the read bucket; TLS ciphertext a slot's
+ * worth while the bucket has any room: what the bucket then refuses waits in the stash,
+ * and nothing more is read ahead for that connection until the stash is empty (so a
+ * rate-limited connection keeps at most a slot here, the rest in TCP). */
 static gsize prefetch_want(Conn *c, uint32_t events)
 {
     gboolean tls = c->vt == &conn_tls_vtable;
@@ -669,13 +677,13 @@ static gsize prefetch_want(Conn *c, uint32_t events)
         c->state != CONN_ST_OPEN || c->read_paused || c->rate_paused)
         return 0;
     if (!(c->vt == &conn_tcp_vtable ||
-          (tls && c->tls_ready && !c->read_wants_write && !c->write_wants_read)))
+          (tls && c->tls_ready && !c->read_wants_write && !c->write_wants_read && !tls_stashed(c))))
         return 0;
     if (!c->rate.rate)
         return CONN_PREFETCH_CHUNK;
     gsize avail = rate_bucket_available(&c->rate, conn_now(c));
     if (tls)
-        return avail >= CONN_PREFETCH_CHUNK ? CONN_PREFETCH_CHUNK : 0;
+        return avail > 0 ? CONN_PREFETCH_CHUNK : 0;
     return MIN(avail, CONN_PREFETCH_CHUNK); /* 0: conn_read pauses it */
 }
 
@@ -703,7 +711,8 @@ static void prefetch_clear(Flusher *f)
 }
 
 /* Read the readable connections among evs[from, to) in one batch, into f->pre (indexed
- * from `from`). Under two, nothing is gained: they read as usual. */
+ * from `from`). One alone is one recv() as it would be, but a TLS connection learns from
+ * it that the socket is empty (no second recv() to hear EAGAIN). */
 static void prefetch_reads(Flusher *f, const struct epoll_event *evs, int from, int to)
 {
     int idx[CONN_FLUSH_EVERY], k = 0;
@@ -714,7 +723,7 @@ static void prefetch_reads(Flusher *f, const struct epoll_event *evs, int from, 
         if (p->want > 0)
             idx[k++] = i;
     }
-    if (k < 2)
+    if (k == 0)
         return;
     if (!f->rbuf)
         f->rbuf = g_malloc((gsize)CONN_FLUSH_EVERY * CONN_PREFETCH_CHUNK);
@@ -742,6 +751,22 @@ static ConnPrefetch *tls_prefetched(const Conn *c)
             return p;
     }
     return NULL;
+}
+
+/* This turn's read ahead for c found the socket empty, and all of it has been taken: more
+ * would only say EAGAIN (the level-triggered epoll set reports what comes later) */
+static gboolean tls_drained(const Conn *c)
+{
+    Flusher *f = c->flusher;
+    if (!f)
+        return FALSE;
+    for (int k = 0; k < CONN_FLUSH_EVERY; k++) {
+        const ConnPrefetch *p = &f->pre[k];
+        if (p->set && p->tls && p->conn == c)
+            return p->got == -EAGAIN ||
+                   (p->got > 0 && (gsize)p->got < p->want && p->off == (gsize)p->got);
+    }
+    return FALSE;
 }
 
 static GByteArray *tls_stashed(const Conn *c)
@@ -1390,8 +1415,7 @@ static void conn_read(Conn *c, ConnPrefetch *pre)
             r = tcp_result(pre->got, TRUE, &n, &err);
             pre->off = (gsize)MAX(pre->got, 0); /* taken */
         } else {
-            /* (ciphertext read ahead is taken whole: prefetch_want saw room for it) */
-            if (c->rate.rate && !(c->vt == &conn_tls_vtable && tls_ahead(c) > 0)) {
+            if (c->rate.rate) {
                 /* Read only what the bucket allows: the rest waits in the kernel (or in
                  * OpenSSL's record buffer), so nothing is dropped and TCP pushes back. */
                 gsize avail = rate_bucket_available(&c->rate, conn_now(c));
