@@ -208,6 +208,7 @@ static void conn_flush_now(Conn *c);
 static gboolean conn_flush_begin(Conn *c, gsize *end);
 static gboolean conn_wrote(Conn *c, IoResult r, gsize n, GError *err);
 static void conn_flush_rest(Conn *c, gsize end);
+static gboolean conn_write_until(Conn *c, gsize stop);
 static void conn_ref(Conn *c);
 /* A read done ahead, in a batch with the other readable connections of the turn. */
 typedef struct {
@@ -614,13 +615,7 @@ static gboolean tls_capture_out(Flusher *f, Conn *c, gsize end, ConnHeld *h)
         f->wcap = g_string_sized_new(16 * 1024);
     h->off = f->wcap->len;
     f->capturing = c;
-    while (c->out_off < stop && !c->write_blocked && !c->write_wants_read) {
-        gsize n = 0;
-        GError *err = NULL;
-        IoResult r = c->vt->write(c, c->out->str + c->out_off, stop - c->out_off, &n, &err);
-        if (!conn_wrote(c, r, n, err))
-            break;
-    }
+    conn_write_until(c, stop);
     f->capturing = NULL;
     h->len = f->wcap->len - h->off;
     return c->fd >= 0 && c->state != CONN_ST_CLOSED;
@@ -1503,6 +1498,19 @@ static gboolean conn_wrote(Conn *c, IoResult r, gsize n, GError *err)
     return FALSE;
 }
 
+/* Write the output up to stop until done or blocked; FALSE when the connection failed. */
+static gboolean conn_write_until(Conn *c, gsize stop)
+{
+    while (c->out_off < stop && !c->write_blocked && !c->write_wants_read) {
+        gsize n = 0;
+        GError *err = NULL;
+        IoResult r = c->vt->write(c, c->out->str + c->out_off, stop - c->out_off, &n, &err);
+        if (!conn_wrote(c, r, n, err))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* Write up to end until done or blocked, then settle the buffer and the state. */
 static void conn_flush_rest(Conn *c, gsize end)
 {
@@ -1516,13 +1524,8 @@ static void conn_flush_rest(Conn *c, gsize end)
         c->write_blocked = TRUE;
     }
     gboolean wire_left = tls_wstashed(c) != NULL;
-    while (c->out_off < end && !c->write_blocked && !c->write_wants_read) {
-        gsize n = 0;
-        GError *err = NULL;
-        IoResult r = c->vt->write(c, c->out->str + c->out_off, end - c->out_off, &n, &err);
-        if (!conn_wrote(c, r, n, err))
-            return;
-    }
+    if (!conn_write_until(c, end))
+        return;
     if (c->sent_waiters && !wire_left)
         conn_run_sent_waiters(c);
     if (c->fd < 0)
