@@ -362,7 +362,7 @@ static GByteArray *tls_stashed(const Conn *c);
 static gboolean tls_capture(Conn *c, const char *buf, gsize len);
 static gboolean tls_wstash_drain(Conn *c);
 static GByteArray *tls_wstashed(const Conn *c);
-static void tls_wstash_add(Conn *c, const char *buf, gsize len);
+static void bytes_append(GHashTable **t, Conn *c, const char *buf, gsize len);
 
 /* Decrypted bytes OpenSSL holds, and ciphertext read ahead that it has not taken yet */
 static gsize tls_pending(const Conn *c)
@@ -563,7 +563,7 @@ static void flush_sent(gpointer ud, gssize res, gpointer data)
             /* OpenSSL counts all of it written: what the kernel did not take waits, first
              * in line (conn_flush_rest tries it again, else waits for writable) */
             if (n < h->len)
-                tls_wstash_add(c, f->wcap->str + h->off + n, h->len - n);
+                bytes_append(&f->wstash, c, f->wcap->str + h->off + n, h->len - n);
             conn_flush_rest(c, c->out ? c->out->len : 0);
         }
     }
@@ -682,6 +682,40 @@ static gsize prefetch_want(Conn *c, uint32_t events)
     return MIN(avail, CONN_PREFETCH_CHUNK); /* 0: conn_read pauses it */
 }
 
+/* Ciphertext of this turn's read ahead not yet taken (0 on EAGAIN, EOF or error) */
+static gsize prefetch_left(const ConnPrefetch *p)
+{
+    return p && p->got > 0 ? (gsize)p->got - p->off : 0;
+}
+
+/* A per-connection byte queue of the flusher (the read and write stashes): Conn* ->
+ * GByteArray*, the table made on first use, an entry dropped when emptied. */
+static GByteArray *bytes_of(GHashTable *t, const Conn *c)
+{
+    return t ? g_hash_table_lookup(t, c) : NULL;
+}
+
+static void bytes_append(GHashTable **t, Conn *c, const char *buf, gsize len)
+{
+    if (!*t)
+        *t = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_byte_array_unref);
+    GByteArray *a = g_hash_table_lookup(*t, c);
+    if (!a) {
+        a = g_byte_array_new();
+        g_hash_table_insert(*t, c, a);
+    }
+    g_byte_array_append(a, (const guint8 *)buf, (guint)len);
+}
+
+/* Drop n bytes from the front of c's queue a */
+static void bytes_consume(GHashTable *t, Conn *c, GByteArray *a, gsize n)
+{
+    if (n >= a->len)
+        g_hash_table_remove(t, c);
+    else
+        g_byte_array_remove_range(a, 0, (guint)n);
+}
+
 /* End of the reads ahead of a batch: ciphertext a live TLS connection has not taken yet
  * goes to the stash (it precedes whatever the kernel holds); a connection going away
  * loses what it left, as it would lose its kernel buffer. */
@@ -689,18 +723,9 @@ static void prefetch_clear(Flusher *f)
 {
     for (int k = 0; k < CONN_FLUSH_EVERY; k++) {
         ConnPrefetch *p = &f->pre[k];
-        if (p->set && p->tls && p->got > 0 && p->off < (gsize)p->got && !p->conn->freed &&
-            p->conn->fd >= 0 && p->conn->state == CONN_ST_OPEN) {
-            if (!f->stash)
-                f->stash =
-                    g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_byte_array_unref);
-            GByteArray *a = g_hash_table_lookup(f->stash, p->conn);
-            if (!a) {
-                a = g_byte_array_new();
-                g_hash_table_insert(f->stash, p->conn, a);
-            }
-            g_byte_array_append(a, (const guint8 *)p->buf + p->off, (guint)(p->got - p->off));
-        }
+        if (p->set && p->tls && prefetch_left(p) > 0 && !p->conn->freed && p->conn->fd >= 0 &&
+            p->conn->state == CONN_ST_OPEN)
+            bytes_append(&f->stash, p->conn, p->buf + p->off, prefetch_left(p));
         p->set = FALSE;
     }
 }
@@ -734,17 +759,13 @@ static void prefetch_reads(Flusher *f, const struct epoll_event *evs, int from, 
     iobatch_run(f->batch, prefetch_done, f);
 }
 
-/* The ciphertext read ahead for TLS connection c in this turn, while some is left */
-static ConnPrefetch *tls_prefetched(const Conn *c)
+/* This turn's read ahead of TLS connection c, if it had one */
+static ConnPrefetch *tls_prefetch_of(const Conn *c)
 {
     Flusher *f = c->flusher;
-    if (!f)
-        return NULL;
-    for (int k = 0; k < CONN_FLUSH_EVERY; k++) {
-        ConnPrefetch *p = &f->pre[k];
-        if (p->set && p->tls && p->conn == c && p->got > 0 && p->off < (gsize)p->got)
-            return p;
-    }
+    for (int k = 0; f && k < CONN_FLUSH_EVERY; k++)
+        if (f->pre[k].set && f->pre[k].tls && f->pre[k].conn == c)
+            return &f->pre[k];
     return NULL;
 }
 
@@ -752,29 +773,21 @@ static ConnPrefetch *tls_prefetched(const Conn *c)
  * would only say EAGAIN (the level-triggered epoll set reports what comes later) */
 static gboolean tls_drained(const Conn *c)
 {
-    Flusher *f = c->flusher;
-    if (!f)
-        return FALSE;
-    for (int k = 0; k < CONN_FLUSH_EVERY; k++) {
-        const ConnPrefetch *p = &f->pre[k];
-        if (p->set && p->tls && p->conn == c)
-            return p->got == -EAGAIN ||
-                   (p->got > 0 && (gsize)p->got < p->want && p->off == (gsize)p->got);
-    }
-    return FALSE;
+    const ConnPrefetch *p = tls_prefetch_of(c);
+    return p &&
+           (p->got == -EAGAIN || (p->got > 0 && (gsize)p->got < p->want && prefetch_left(p) == 0));
 }
 
 static GByteArray *tls_stashed(const Conn *c)
 {
-    return c->flusher && c->flusher->stash ? g_hash_table_lookup(c->flusher->stash, c) : NULL;
+    return c->flusher ? bytes_of(c->flusher->stash, c) : NULL;
 }
 
 /* Ciphertext of c read ahead and not yet given to OpenSSL */
 static gsize tls_ahead(const Conn *c)
 {
     const GByteArray *a = tls_stashed(c);
-    const ConnPrefetch *p = tls_prefetched(c);
-    return (a ? a->len : 0) + (p ? (gsize)p->got - p->off : 0);
+    return (a ? a->len : 0) + prefetch_left(tls_prefetch_of(c));
 }
 
 /* Give OpenSSL what was read ahead, oldest first; 0 when nothing is */
@@ -784,16 +797,13 @@ static gsize tls_ahead_take(Conn *c, char *buf, gsize len)
     if (a) {
         gsize n = MIN(len, a->len);
         memcpy(buf, a->data, n);
-        if (n == a->len)
-            g_hash_table_remove(c->flusher->stash, c);
-        else
-            g_byte_array_remove_range(a, 0, (guint)n);
+        bytes_consume(c->flusher->stash, c, a, n);
         return n;
     }
-    ConnPrefetch *p = tls_prefetched(c);
-    if (!p)
+    ConnPrefetch *p = tls_prefetch_of(c);
+    gsize n = MIN(len, prefetch_left(p));
+    if (n == 0)
         return 0;
-    gsize n = MIN(len, (gsize)p->got - p->off);
     memcpy(buf, p->buf + p->off, n);
     p->off += n;
     return n;
@@ -811,20 +821,7 @@ static gboolean tls_capture(Conn *c, const char *buf, gsize len)
 
 static GByteArray *tls_wstashed(const Conn *c)
 {
-    return c->flusher && c->flusher->wstash ? g_hash_table_lookup(c->flusher->wstash, c) : NULL;
-}
-
-static void tls_wstash_add(Conn *c, const char *buf, gsize len)
-{
-    Flusher *f = c->flusher;
-    if (!f->wstash)
-        f->wstash = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_byte_array_unref);
-    GByteArray *a = g_hash_table_lookup(f->wstash, c);
-    if (!a) {
-        a = g_byte_array_new();
-        g_hash_table_insert(f->wstash, c, a);
-    }
-    g_byte_array_append(a, (const guint8 *)buf, (guint)len);
+    return c->flusher ? bytes_of(c->flusher->wstash, c) : NULL;
 }
 
 /* Send the ciphertext a batched write left. TRUE when none is left; FALSE with errno set
@@ -839,11 +836,10 @@ static gboolean tls_wstash_drain(Conn *c)
                 continue;
             return FALSE;
         }
-        if ((guint)r == a->len) {
-            g_hash_table_remove(c->flusher->wstash, c);
+        gboolean all = (guint)r == a->len;
+        bytes_consume(c->flusher->wstash, c, a, (gsize)r);
+        if (all)
             return TRUE;
-        }
-        g_byte_array_remove_range(a, 0, (guint)r);
     }
     return TRUE;
 }
