@@ -22,7 +22,6 @@
 
 static Server *server;
 static StoreBatch *batch; /* archive writes of this iteration: one commit (group commit) */
-static guint commit_src;
 
 /* record: "<microseconds> <in|out> <with>\n<message xml>" */
 typedef struct {
@@ -42,28 +41,16 @@ static void arch_item_free(gpointer p)
     g_free(a);
 }
 
-static gboolean commit_cb(gpointer data)
+static void commit_batch(void)
 {
-    commit_src = 0;
     g_autoptr(StoreBatch) b = g_steal_pointer(&batch);
     g_autoptr(GError) err = NULL;
     if (b && !store_batch_commit(server->store, b, &err))
         g_warning("mam: %u archive writes failed: %s", store_batch_len(b), err->message);
-    return G_SOURCE_REMOVE;
 }
 
-static gboolean commit_pending(void)
-{
-    return commit_src != 0;
-}
-
-static void commit_now(void)
-{
-    if (commit_src) {
-        g_source_remove(commit_src);
-        commit_cb(NULL);
-    }
-}
+/* archived before the turn's output leaves */
+static ConnGroupCommit group_commit = {.commit = commit_batch};
 
 /* Preferences (§6): default always|never|roster, with always/never lists of JIDs. They
  * are read on every archived message, so each user's are parsed once and kept here;
@@ -145,8 +132,7 @@ static char *archive(const char *user, const Stanza *st, gboolean out, const cha
     if (!batch)
         batch = store_batch_new();
     store_batch_set(batch, ARCHIVE_MAP, user, key, rec, strlen(rec));
-    if (!commit_src)
-        commit_src = g_idle_add_full(G_PRIORITY_HIGH, commit_cb, NULL, NULL);
+    conn_group_commit_schedule(&group_commit);
     return key;
 }
 
@@ -321,7 +307,7 @@ static HookResult on_query(const char *event, gpointer data, gpointer ud)
     g_autofree char *after = after_n ? xml_node_text(after_n) : NULL;
     g_autofree char *before = before_n ? xml_node_text(before_n) : NULL;
 
-    commit_now(); /* what was just said is in the archive */
+    conn_group_commit_now(&group_commit); /* what was just said is in the archive */
     const char *user = jid_bare(cs->jid);
     g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(arch_item_free);
     store_map_foreach(server->store, ARCHIVE_MAP, user, collect, all, NULL);
@@ -447,15 +433,13 @@ static gboolean mam_init(Server *srv, GError **error)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)xml_node_free);
     disco_add_account_feature(NS_MAM);
     disco_add_feature(NS_SID);
-    /* archived before the turn's output leaves */
-    conn_add_before_flush(commit_now, commit_pending);
+    conn_group_commit_add(&group_commit);
     return TRUE;
 }
 
 static void mam_fini(void)
 {
-    conn_remove_before_flush(commit_now);
-    commit_now();
+    conn_group_commit_remove(&group_commit);
     g_clear_pointer(&prefs_cache, g_hash_table_destroy);
 }
 

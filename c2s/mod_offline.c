@@ -23,7 +23,6 @@ typedef struct {
 } Pending;
 
 static GPtrArray *pending; /* Pending* */
-static guint commit_src;
 static GHashTable *counts; /* user -> guint count of stored messages (cache) */
 
 static void pending_free(gpointer p)
@@ -50,9 +49,8 @@ static guint *user_count(const char *user)
 
 /* One transaction and one sync for every message of the iteration (group commit); only
  * then do they count as accepted. A failed commit bounces each of them, never a drop. */
-static gboolean commit_cb(gpointer data)
+static void commit_pending(void)
 {
-    commit_src = 0;
     g_autoptr(GPtrArray) batch = g_steal_pointer(&pending);
     pending = g_ptr_array_new_with_free_func(pending_free);
     g_autoptr(StoreBatch) b = store_batch_new();
@@ -68,15 +66,18 @@ static gboolean commit_cb(gpointer data)
             router_bounce(m->st, STANZA_ERR_INTERNAL_SERVER_ERROR, "could not store it");
         }
         g_hash_table_remove_all(counts);
-        return G_SOURCE_REMOVE;
+        return;
     }
     for (guint i = 0; i < batch->len; i++) {
         Pending *m = g_ptr_array_index(batch, i);
         StanzaEvent stored = {m->st, NULL};
         HOOK_FIRE("message/offline-stored", &stored);
     }
-    return G_SOURCE_REMOVE;
 }
+
+/* Committed before the turn's output is written (router/conn.c): stored, then
+ * acknowledged, in one turn; by an idle when the turn has no output. */
+static ConnGroupCommit group_commit = {.commit = commit_pending};
 
 /* RFC 6121 §8.5.2.2.1 / XEP-0160 §3: normal and chat only; committed (synced) before the
  * message counts as accepted, so a crash after that point loses nothing. */
@@ -111,24 +112,8 @@ static HookResult on_offline(const char *event, gpointer data, gpointer ud)
     m->xml = xml_node_to_string(copy);
     g_ptr_array_add(pending, m);
     (*count)++;
-    if (!commit_src) /* before this iteration's output: commit_before_flush, or an idle */
-        commit_src = g_idle_add_full(G_PRIORITY_HIGH, commit_cb, NULL, NULL);
+    conn_group_commit_schedule(&group_commit);
     return HOOK_HANDLED;
-}
-
-/* The flusher calls this before it writes a turn's output (router/conn.c): stored, then
- * acknowledged, in one turn. The idle above commits when the turn has no output. */
-static gboolean commit_pending(void)
-{
-    return commit_src != 0;
-}
-
-static void commit_before_flush(void)
-{
-    if (commit_src) {
-        g_source_remove(commit_src);
-        commit_cb(NULL);
-    }
 }
 
 /* Offline messages go out in chunks that fit the outbound buffer; a chunk leaves storage
@@ -285,10 +270,7 @@ static HookResult on_available(const char *event, gpointer data, gpointer ud)
     if (!cs || cs->offline_sent || cs->priority < 0)
         return HOOK_PASS;
     cs->offline_sent = TRUE;
-    if (commit_src) { /* messages of this very iteration must not be left behind */
-        g_source_remove(commit_src);
-        commit_cb(NULL);
-    }
+    conn_group_commit_now(&group_commit); /* this very turn's messages are not left behind */
     Flush *f = g_new0(Flush, 1);
     f->cs = cs;
     f->user = g_strdup(jid_bare(cs->jid));
@@ -312,17 +294,13 @@ static gboolean offline_init(Server *srv, GError **error)
     pending = g_ptr_array_new_with_free_func(pending_free);
     counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     disco_add_feature(NS_OFFLINE);
-    conn_add_before_flush(commit_before_flush, commit_pending);
+    conn_group_commit_add(&group_commit);
     return TRUE;
 }
 
 static void offline_fini(void)
 {
-    conn_remove_before_flush(commit_before_flush);
-    if (commit_src) { /* shutdown: what was accepted gets written */
-        g_source_remove(commit_src);
-        commit_cb(NULL);
-    }
+    conn_group_commit_remove(&group_commit); /* shutdown: what was accepted gets written */
     g_clear_pointer(&pending, g_ptr_array_unref);
     g_clear_pointer(&counts, g_hash_table_destroy);
 }

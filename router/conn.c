@@ -481,36 +481,54 @@ static gint64 conn_now(Conn *c)
     return c->flusher ? g_source_get_time(&c->flusher->base) : g_get_monotonic_time();
 }
 
-#define CONN_BEFORE_FLUSH_MAX 8
-static struct {
-    void (*commit)(void);
-    gboolean (*pending)(void);
-} before_flush[CONN_BEFORE_FLUSH_MAX]; /* see conn_add_before_flush */
-static guint n_before_flush;
+#define CONN_GROUP_COMMITS_MAX 8
+static ConnGroupCommit *group_commits[CONN_GROUP_COMMITS_MAX]; /* see conn_group_commit_add */
+static guint n_group_commits;
 
-void conn_add_before_flush(void (*commit)(void), gboolean (*pending)(void))
+void conn_group_commit_add(ConnGroupCommit *g)
 {
-    g_return_if_fail(n_before_flush < CONN_BEFORE_FLUSH_MAX && commit && pending);
-    before_flush[n_before_flush].commit = commit;
-    before_flush[n_before_flush].pending = pending;
-    n_before_flush++;
+    g_return_if_fail(n_group_commits < CONN_GROUP_COMMITS_MAX && g && g->commit);
+    group_commits[n_group_commits++] = g;
+}
+
+static gboolean group_commit_idle(gpointer data)
+{
+    ConnGroupCommit *g = data;
+    g->idle = 0;
+    g->commit();
+    return G_SOURCE_REMOVE;
+}
+
+void conn_group_commit_schedule(ConnGroupCommit *g)
+{
+    if (!g->idle)
+        g->idle = g_idle_add_full(G_PRIORITY_HIGH, group_commit_idle, g, NULL);
+}
+
+void conn_group_commit_now(ConnGroupCommit *g)
+{
+    if (g->idle) {
+        g_source_remove(g->idle);
+        group_commit_idle(g);
+    }
 }
 
 static gboolean commit_pending(void)
 {
-    for (guint i = 0; i < n_before_flush; i++)
-        if (before_flush[i].pending())
+    for (guint i = 0; i < n_group_commits; i++)
+        if (group_commits[i]->idle)
             return TRUE;
     return FALSE;
 }
 
-void conn_remove_before_flush(void (*commit)(void))
+void conn_group_commit_remove(ConnGroupCommit *g)
 {
-    for (guint i = 0; i < n_before_flush; i++) {
-        if (before_flush[i].commit == commit) {
-            memmove(&before_flush[i], &before_flush[i + 1],
-                    (n_before_flush - i - 1) * sizeof before_flush[0]);
-            n_before_flush--;
+    conn_group_commit_now(g);
+    for (guint i = 0; i < n_group_commits; i++) {
+        if (group_commits[i] == g) {
+            memmove(&group_commits[i], &group_commits[i + 1],
+                    (n_group_commits - i - 1) * sizeof group_commits[0]);
+            n_group_commits--;
             return;
         }
     }
@@ -850,7 +868,7 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
     struct epoll_event evs[CONN_EVENTS_PER_TURN];
     int n = 0;
     /* Every connection with output is written at the end of the turn, one write each. The
-     * group commits run first (conn_add_before_flush: durable before acknowledged), so the
+     * group commits run first (conn_group_commit_add: durable before acknowledged), so the
      * output of this turn need not wait for the next one: at a fixed rate, where a turn
      * carries a few messages, that extra turn (a poll() and often an epoll_wait() more)
      * was a fifth of the CPU per message, and a turn of latency. */
@@ -902,8 +920,8 @@ static gboolean flusher_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
         conn_dispatch(c, 0, TRUE, NULL);
     }
     if (f->queue.length > 0)
-        for (guint i = 0; i < n_before_flush; i++)
-            before_flush[i].commit();
+        for (guint i = 0; i < n_group_commits; i++)
+            conn_group_commit_now(group_commits[i]);
     flush_queued(f);
     return G_SOURCE_CONTINUE;
 }

@@ -40,13 +40,23 @@ void conn_write(Conn *c, const char *buf, gsize len);
 void conn_write_str(Conn *c, const char *s);
 /* Try to write queued bytes now. */
 void conn_flush(Conn *c);
-/* Group commits (c2s/mod_offline.c, c2s/mod_mam.c): commit runs in each main-loop turn that
- * has output to write, before it is written, so that whatever that output acknowledges is
- * durable first and the output still leaves in the same turn. pending tells whether a
- * commit is waiting: while none is, output is also written during a long turn (every
- * CONN_FLUSH_EVERY connections), not only at its end. Process-wide, at most 8. */
-void conn_add_before_flush(void (*commit)(void), gboolean (*pending)(void));
-void conn_remove_before_flush(void (*commit)(void));
+/* A group commit (c2s/mod_offline.c, c2s/mod_mam.c): writes gathered during a main-loop
+ * turn are committed once, in each turn that has output to write, before it is written,
+ * so that whatever that output acknowledges is durable first and the output still leaves
+ * in the same turn; in a turn without output, by an idle at high priority. While one
+ * waits, output is written only at the end of a long turn, not every CONN_FLUSH_EVERY
+ * connections. Process-wide, at most 8 registered. */
+typedef struct {
+    void (*commit)(void); /* writes what was gathered; set before conn_group_commit_add */
+    guint idle;           /* private: the idle, while a commit waits */
+} ConnGroupCommit;
+void conn_group_commit_add(ConnGroupCommit *g);
+/* Unregisters g, after committing what waits (shutdown: what was accepted is written). */
+void conn_group_commit_remove(ConnGroupCommit *g);
+/* Something was gathered: commit it before this turn's output (or by the idle). */
+void conn_group_commit_schedule(ConnGroupCommit *g);
+/* Commit what waits now (a reader that must see it); nothing when nothing waits. */
+void conn_group_commit_now(ConnGroupCommit *g);
 /* Flush what is queued, then shut the connection down (TLS close_notify, then close).
  * on_closed is called when done (err NULL). Reading stops at once. */
 void conn_close(Conn *c);

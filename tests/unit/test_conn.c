@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -370,7 +371,6 @@ static void test_pause_reading(void)
 static struct {
     int client[MT_CONNS];
     Conn *conn[MT_CONNS];
-    gboolean pending;         /* the "commit" provider has uncommitted data */
     gboolean dirty_on_data;   /* each message makes a commit pending (like an archive) */
     int commits;              /* commit() calls */
     int out_before_commit;    /* clients that had their echo when commit() ran */
@@ -384,26 +384,20 @@ static gboolean client_has_data(int fd)
     return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
-static gboolean mt_pending(void)
-{
-    return mt.pending;
-}
-
 static void mt_commit(void)
 {
-    if (!mt.pending)
-        return;
     mt.commits++;
     for (int i = 0; i < MT_CONNS; i++)
         mt.out_before_commit += client_has_data(mt.client[i]);
-    mt.pending = FALSE;
 }
+
+static ConnGroupCommit mt_gc = {.commit = mt_commit};
 
 static gboolean mt_on_data(Conn *c, const char *buf, gsize len, gpointer ud)
 {
     conn_write(c, buf, len);
     if (mt.dirty_on_data)
-        mt.pending = TRUE;
+        conn_group_commit_schedule(&mt_gc);
     if (++mt.seen == MT_CONNS && client_has_data(mt.client[0]))
         mt.early_echo_seen = TRUE;
     return TRUE;
@@ -418,7 +412,7 @@ static void run_mid_turn(gboolean dirty)
     static const ConnCallbacks cbs = {mt_on_data, mt_on_closed, NULL};
     memset(&mt, 0, sizeof mt);
     mt.dirty_on_data = dirty;
-    conn_add_before_flush(mt_commit, mt_pending);
+    conn_group_commit_add(&mt_gc);
     for (int i = 0; i < MT_CONNS; i++) {
         int sv[2];
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
@@ -438,7 +432,7 @@ static void run_mid_turn(gboolean dirty)
         g_assert_cmpint(read(mt.client[i], &b, 1), ==, 1); /* nothing lost either way */
         g_assert_cmpint(b, ==, 'x');
     }
-    conn_remove_before_flush(mt_commit);
+    conn_group_commit_remove(&mt_gc);
     for (int i = 0; i < MT_CONNS; i++) {
         conn_free(mt.conn[i]);
         close(mt.client[i]);
@@ -456,6 +450,40 @@ static void test_flush_mid_turn(void)
     g_assert_false(mt.early_echo_seen);
     g_assert_cmpint(mt.commits, ==, 1);
     g_assert_cmpint(mt.out_before_commit, ==, 0);
+}
+
+/* A turn without output commits by the idle; "now" and "remove" commit only what waits. */
+static int gc_commits;
+static void gc_commit(void)
+{
+    gc_commits++;
+}
+
+static void test_group_commit_idle(void)
+{
+    ConnGroupCommit gc = {.commit = gc_commit};
+    gc_commits = 0;
+    conn_group_commit_add(&gc);
+    conn_group_commit_schedule(&gc);
+    conn_group_commit_schedule(&gc); /* twice in a turn: one commit */
+    g_assert_cmpint(gc_commits, ==, 0);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    g_assert_cmpint(gc_commits, ==, 1);
+    conn_group_commit_now(&gc); /* nothing waits */
+    g_assert_cmpint(gc_commits, ==, 1);
+    conn_group_commit_schedule(&gc);
+    conn_group_commit_now(&gc); /* a reader that must see it: at once, and the idle is gone */
+    g_assert_cmpint(gc_commits, ==, 2);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    g_assert_cmpint(gc_commits, ==, 2);
+    conn_group_commit_schedule(&gc);
+    conn_group_commit_remove(&gc); /* shutdown: what waits is written */
+    g_assert_cmpint(gc_commits, ==, 3);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    g_assert_cmpint(gc_commits, ==, 3);
 }
 
 /* ---- a turn of many connections: reads ahead and writes in batches (router/iobatch.c) ---- */
@@ -1125,6 +1153,149 @@ static void test_tls_batch_turn(void)
     rm_rf(top);
 }
 
+/* ---- the wire accounting while ciphertext waits in the write stash: s2s/out.c forgets a
+ * stanza (no XEP-0198) once conn_wire_acked() passes its mark, so it must count only what
+ * reached the kernel and the peer's TCP acknowledged, never what waits in the stash ---- */
+
+#define WA_TOTAL (1024 * 1024)
+static struct {
+    Conn *conn;
+    gboolean ready, closed;
+    gint client_fd, handshaken, reading, finished;
+    gint ciphertext_read; /* BIO_number_read of the client's socket BIO */
+    char *error;
+} wa;
+
+static char wa_byte(gsize off)
+{
+    return (char)('A' + (off * 13 + off / 1000) % 26);
+}
+
+static gpointer wa_client_thread(gpointer data)
+{
+    guint16 port = GPOINTER_TO_UINT(data);
+    struct timeval tv = {.tv_sec = 10};
+    int fd = tcp_connect(port, 4096);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    char back[16384];
+    gsize got = 0;
+    SSL_set_fd(ssl, fd);
+    g_atomic_int_set(&wa.client_fd, fd);
+    if (SSL_connect(ssl) != 1) {
+        wa.error = g_strdup("SSL_connect failed");
+        goto out;
+    }
+    g_atomic_int_set(&wa.ciphertext_read, (gint)BIO_number_read(SSL_get_rbio(ssl)));
+    g_atomic_int_set(&wa.handshaken, 1);
+    while (!g_atomic_int_get(&wa.reading))
+        g_usleep(1000);
+    while (got < WA_TOTAL) {
+        int n = SSL_read(ssl, back, sizeof back);
+        if (n <= 0) {
+            wa.error = g_strdup_printf("stopped at %zu of %d bytes", got, WA_TOTAL);
+            goto out;
+        }
+        for (int j = 0; j < n; j++)
+            if (back[j] != wa_byte(got + j)) {
+                wa.error = g_strdup_printf("byte %zu wrong", got + j);
+                goto out;
+            }
+        got += n;
+        g_atomic_int_set(&wa.ciphertext_read, (gint)BIO_number_read(SSL_get_rbio(ssl)));
+    }
+out:
+    g_atomic_int_set(&wa.finished, 1);
+    while (wa.error == NULL && g_atomic_int_get(&wa.reading) != 2) /* main checked */
+        g_usleep(1000);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return NULL;
+}
+
+static void wa_on_ready(Conn *c, gpointer ud)
+{
+    g_autofree char *big = g_malloc(WA_TOTAL);
+    for (gsize i = 0; i < WA_TOTAL; i++)
+        big[i] = wa_byte(i);
+    conn_write(c, big, WA_TOTAL);
+    wa.ready = TRUE;
+}
+
+static gboolean wa_on_data(Conn *c, const char *buf, gsize len, gpointer ud)
+{
+    return TRUE;
+}
+
+static void wa_on_closed(Conn *c, const GError *err, gpointer ud)
+{
+    wa.closed = TRUE;
+}
+
+static void wa_accept(int fd, const struct sockaddr *addr, socklen_t len, gpointer ud)
+{
+    static const ConnCallbacks cbs = {wa_on_data, wa_on_closed, wa_on_ready};
+    int small = 4096; /* the kernel takes little: most of a batched write waits in the stash */
+    g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), ==, 0);
+    wa.conn = conn_new(fd, &cbs, NULL);
+    conn_start_tls(wa.conn, ud);
+}
+
+/* What the client's kernel holds or the client read: every byte its TCP acknowledged. */
+static guint64 wa_client_has(void)
+{
+    int queued = 0;
+    g_assert_cmpint(ioctl(g_atomic_int_get(&wa.client_fd), FIONREAD, &queued), ==, 0);
+    return (guint64)queued + (guint64)g_atomic_int_get(&wa.ciphertext_read);
+}
+
+static void test_tls_wire_accounting(void)
+{
+    g_autofree char *top = make_tmpdir();
+    g_autofree char *certs = NULL;
+    TlsStore *store = make_store(top, &certs);
+    GError *err = NULL;
+    memset(&wa, 0, sizeof wa);
+    Listener *l = listener_new("127.0.0.1:0", wa_accept, tls_store_server_ctx(store), &err);
+    g_assert_no_error(err);
+    GThread *th = g_thread_new("wire-client", wa_client_thread, GUINT_TO_POINTER(listener_port(l)));
+    RUN_UNTIL(wa.ready && g_atomic_int_get(&wa.handshaken));
+    /* the client does not read: turns go by, the sockets fill, ciphertext waits */
+    run_for(300);
+    SSL *ssl = conn_ssl(wa.conn);
+    guint64 encrypted = BIO_number_written(SSL_get_wbio(ssl)); /* what OpenSSL handed the BIO */
+    guint64 sent = conn_wire_sent(wa.conn);
+    g_assert_cmpuint(sent, <, encrypted);    /* some of it waits in the stash */
+    g_assert_cmpuint(sent, <, WA_TOTAL / 4); /* and the kernel holds little */
+    /* nothing moves now: on loopback every byte in the client's kernel is acknowledged,
+     * and nothing else is */
+    guint64 acked = 0, has = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        acked = conn_wire_acked(wa.conn);
+        has = wa_client_has();
+        if (acked == has)
+            break;
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpuint(acked, ==, has);
+    g_atomic_int_set(&wa.reading, 1);
+    RUN_UNTIL(g_atomic_int_get(&wa.finished));
+    if (wa.error)
+        g_error("client: %s", wa.error);
+    /* all read: the stash drained into the kernel, and acknowledged to the last byte */
+    RUN_UNTIL(conn_wire_acked(wa.conn) == (guint64)g_atomic_int_get(&wa.ciphertext_read));
+    g_assert_cmpuint(conn_wire_sent(wa.conn), ==, BIO_number_written(SSL_get_wbio(ssl)));
+    g_atomic_int_set(&wa.reading, 2);
+    RUN_UNTIL(wa.closed);
+    g_thread_join(th);
+    conn_free(wa.conn);
+    listener_free(l);
+    tls_store_free(store);
+    rm_rf(top);
+}
+
 static void test_tls_store_and_check(void)
 {
     g_autofree char *top = make_tmpdir();
@@ -1223,6 +1394,7 @@ int main(int argc, char **argv)
     g_test_add_func("/conn/plain/pause-reading", test_pause_reading);
     g_test_add_func("/conn/plain/peer-reset", test_peer_reset);
     g_test_add_func("/conn/plain/flush-mid-turn", test_flush_mid_turn);
+    g_test_add_func("/conn/group-commit/idle", test_group_commit_idle);
     g_test_add_data_func("/conn/plain/batch-turn/io_uring", GINT_TO_POINTER(TRUE), test_batch_turn);
     g_test_add_data_func("/conn/plain/batch-turn/plain-calls", GINT_TO_POINTER(FALSE),
                          test_batch_turn);
@@ -1237,5 +1409,6 @@ int main(int argc, char **argv)
     g_test_add_func("/conn/tls/close-mid-handshake", test_tls_close_mid_handshake);
     g_test_add_func("/conn/tls/store-and-check", test_tls_store_and_check);
     g_test_add_func("/conn/tls/batch-turn", test_tls_batch_turn);
+    g_test_add_func("/conn/tls/wire-accounting", test_tls_wire_accounting);
     return g_test_run();
 }
