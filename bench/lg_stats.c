@@ -74,18 +74,43 @@ gboolean lg_proc_rss(int pid, long *rss_kib, long *anon_kib)
     return *rss_kib >= 0;
 }
 
-/* /proc/<pid>/schedstat: nanoseconds on a CPU, nanoseconds runnable but waiting for one */
-static gboolean schedstat(int pid, double *run, double *wait)
+/* /proc/<pid>/task/<tid>/schedstat, summed over the threads (ejabberd's BEAM runs its
+ * schedulers in threads; ternd and Prosody have one that works): nanoseconds on a CPU,
+ * nanoseconds runnable but waiting for one */
+static gboolean schedstat_file(const char *path, unsigned long long *r, unsigned long long *w)
 {
-    char path[64];
-    unsigned long long r = 0, w = 0;
-    g_snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    unsigned long long run = 0, wait = 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return FALSE;
-    int n = fscanf(f, "%llu %llu", &r, &w);
+    int n = fscanf(f, "%llu %llu", &run, &wait);
     fclose(f);
     if (n != 2)
+        return FALSE;
+    *r += run;
+    *w += wait;
+    return TRUE;
+}
+
+static gboolean schedstat(int pid, double *run, double *wait)
+{
+    char path[96];
+    unsigned long long r = 0, w = 0;
+    gboolean any = FALSE;
+    g_snprintf(path, sizeof path, "/proc/%d/task", pid);
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        const char *tid;
+        while ((tid = g_dir_read_name(dir))) {
+            g_snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", pid, tid);
+            any |= schedstat_file(path, &r, &w);
+        }
+        g_dir_close(dir);
+    } else {
+        g_snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+        any = schedstat_file(path, &r, &w);
+    }
+    if (!any)
         return FALSE;
     *run = (double)r / 1e9;
     *wait = (double)w / 1e9;
