@@ -51,7 +51,7 @@ static GHashTable *blocklist_set(const char *owner)
         return NULL;
     if (g_hash_table_size(lists) >= LISTS_CACHE_MAX)
         g_hash_table_remove_all(lists);
-    set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    set = g_hash_table_new_full(jid_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < keys->len; i++)
         g_hash_table_add(set, g_strdup(g_ptr_array_index(keys, i)));
     g_hash_table_insert(lists, g_strdup(owner), set);
@@ -536,10 +536,10 @@ static const HookSpec blocking_hooks[] = {
 static gboolean blocking_init(Server *srv, GError **error)
 {
     server = srv;
-    lists =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
-    interested =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+    lists = g_hash_table_new_full(jid_str_hash, g_str_equal, g_free,
+                                  (GDestroyNotify)g_hash_table_unref);
+    interested = g_hash_table_new_full(jid_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify)g_hash_table_unref);
     disco_add_feature(NS_BLOCKING);
     return TRUE;
 }

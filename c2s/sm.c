@@ -17,9 +17,9 @@ static GHashTable *by_bare; /* bare JID string -> GPtrArray of C2sSession */
 void sm_init(Server *srv)
 {
     server = srv;
-    by_full = g_hash_table_new(g_str_hash, g_str_equal);
+    by_full = g_hash_table_new(jid_str_hash, g_str_equal);
     by_bare =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+        g_hash_table_new_full(jid_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
 }
 
 void sm_fini(void)

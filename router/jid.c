@@ -654,7 +654,7 @@ Jid *jid_new(const char *s, GError **error)
         return jid_parse(s, len, error);
     if (!jid_cache)
         jid_cache =
-            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)jid_unref);
+            g_hash_table_new_full(jid_str_hash, g_str_equal, g_free, (GDestroyNotify)jid_unref);
     Jid *j = g_hash_table_lookup(jid_cache, s);
     if (j)
         return jid_ref(j);
@@ -791,9 +791,27 @@ gboolean jid_bare_equal(const Jid *a, const Jid *b)
     return strcmp(a->bare, b->bare) == 0;
 }
 
+guint jid_str_hash(gconstpointer key)
+{
+    const unsigned char *s = key;
+    gsize n = strlen(key);
+    guint64 h = 0x9e3779b97f4a7c15ULL ^ n, w = 0;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    for (gsize i = 0; i < n; i++) /* the last 0-7 bytes */
+        w |= (guint64)s[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    return (guint)h;
+}
+
 guint jid_hash(gconstpointer j)
 {
-    return g_str_hash(((const Jid *)j)->buf);
+    return jid_str_hash(((const Jid *)j)->buf);
 }
 
 gboolean jid_equal_func(gconstpointer a, gconstpointer b)

@@ -36,6 +36,9 @@ gboolean jid_is_bare(const Jid *j);
 gboolean jid_equal(const Jid *a, const Jid *b);      /* full comparison */
 gboolean jid_bare_equal(const Jid *a, const Jid *b); /* compare bare parts */
 guint jid_hash(gconstpointer j);                     /* for GHashTable on full JID */
+/* For GHashTable keyed by a JID string (with g_str_equal): the tables every stanza looks
+ * up (sessions, the JID cache, blocklists). g_str_hash takes a byte a step, this eight. */
+guint jid_str_hash(gconstpointer s);
 gboolean jid_equal_func(gconstpointer a, gconstpointer b);
 
 /* Prepare single parts (transfer full or NULL + error). */

@@ -373,6 +373,41 @@ static void test_refcount(void)
     jid_unref(NULL);
 }
 
+/* jid_str_hash: every byte counts (the 8-byte steps and the 0-7 byte tail), and JIDs that
+ * differ a little spread over the table (what the session and JID tables rely on). */
+static void test_str_hash(void)
+{
+    g_assert_cmpuint(jid_str_hash("user12@localhost/lg12"), ==,
+                     jid_str_hash("user12@localhost/lg12"));
+    char buf[40];
+    for (gsize len = 1; len < sizeof buf - 1; len++) {
+        memset(buf, 'a', len);
+        buf[len] = '\0';
+        guint base = jid_str_hash(buf);
+        for (gsize k = 0; k < len; k++) { /* one byte changed anywhere: another hash */
+            buf[k] = 'b';
+            g_assert_cmpuint(jid_str_hash(buf), !=, base);
+            buf[k] = 'a';
+        }
+        buf[len] = 'a'; /* one byte longer: another hash */
+        buf[len + 1] = '\0';
+        g_assert_cmpuint(jid_str_hash(buf), !=, base);
+    }
+    /* 100,000 JIDs into 2^17 buckets by the low bits: about as many used as random keys
+     * would (1 - 1/e^0.76 of them, ~53 %), not a few crowded ones */
+    enum { N = 100000, BUCKETS = 1 << 17 };
+    guint8 *used = g_malloc0(BUCKETS);
+    guint filled = 0;
+    for (int i = 0; i < N; i++) {
+        g_snprintf(buf, sizeof buf, "user%d@localhost/lg%d", i, i % 7);
+        guint b = jid_str_hash(buf) & (BUCKETS - 1);
+        filled += !used[b];
+        used[b] = 1;
+    }
+    g_free(used);
+    g_assert_cmpuint(filled, >, BUCKETS / 2);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -386,5 +421,6 @@ int main(int argc, char **argv)
     g_test_add_func("/jid/bare-and-resource", test_bare_and_resource);
     g_test_add_func("/jid/equality-and-hash", test_equality_and_hash);
     g_test_add_func("/jid/refcount", test_refcount);
+    g_test_add_func("/jid/str-hash", test_str_hash);
     return g_test_run();
 }
