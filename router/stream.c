@@ -582,7 +582,8 @@ static void framed_element(Stream *s, XmlNode *el)
         return;
     }
     if (xml_node_is(el, NS_FRAMING, "open")) {
-        g_autoptr(XmlNode) owned = el;
+        g_autoptr(XmlNode) owned = el; /* freed on return; clang: otherwise unused */
+        (void)owned;
         if (s->state != STREAM_STATE_WAIT_OPEN) {
             stream_error(s, STREAM_ERR_BAD_FORMAT, "<open/> on an open stream without a restart");
             return;
