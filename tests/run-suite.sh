@@ -45,8 +45,8 @@ fi
 run_fuzz() {
     local dir="$SRC/build/fuzz" start=$SECONDS
     rm -rf "$dir"; mkdir -p "$dir"
-    echo "== fuzz: configure CC=clang --enable-fuzz"
-    if ! (cd "$dir" && "$SRC/configure" --quiet CC=clang --enable-fuzz >configure.out 2>&1); then
+    echo "== fuzz: configure CC=clang --enable-fuzz --enable-werror"
+    if ! (cd "$dir" && "$SRC/configure" --quiet CC=clang --enable-fuzz --enable-werror >configure.out 2>&1); then
         cat "$dir/configure.out"; failed=$((failed + 1)); return
     fi
     echo "== fuzz: build"
