@@ -35,7 +35,24 @@ run_build() { # name, configure flags...
     echo "== $name: $p passed, $f failed"
     passed=$((passed + p)); failed=$((failed + f))
 }
+# bench/smoke.sh against the default build: loadgen (plain, STARTTLS, direct TLS, idle)
+# against a fresh ternd on ports it picks; fails only when loadgen or ternd fails (no
+# timing assertions). One test in the count.
+run_bench_smoke() {
+    local dir="$SRC/build/default"
+    [ -x "$dir/ternd" ] || return 0 # the build failed: counted there
+    echo "== bench-smoke"
+    if make -C "$dir" --quiet bench-smoke >"$dir/bench-smoke.out" 2>&1; then
+        echo "== bench-smoke: 1 passed, 0 failed"
+        passed=$((passed + 1))
+    else
+        tail -30 "$dir/bench-smoke.out"
+        echo "== bench-smoke: 0 passed, 1 failed"
+        failed=$((failed + 1))
+    fi
+}
 run_build default --enable-werror
+run_bench_smoke
 if [ "${TERN_SKIP_SANITIZERS:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_build sanitizers --enable-werror --enable-sanitizers
